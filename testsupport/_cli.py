@@ -1,0 +1,85 @@
+"""The ``python -m testsupport`` command line.
+
+``info [--json]`` reports what the platform shim found on this machine: the
+first thing to run, and what to paste into a bug report.
+"""
+from __future__ import absolute_import, division, print_function
+
+import argparse
+import json
+import platform as _stdlib_platform
+import sys
+
+from . import platform_shim, socket_helper
+
+__all__ = ['main']
+
+
+def _yes_no(value):
+    return 'yes' if value else 'no'
+
+
+def info_report():
+    """Return the facts ``info`` prints, as a list of ``(key, value)`` pairs."""
+    import testsupport
+
+    plat = platform_shim.current()
+    low, high = plat.ephemeral_port_range()
+    unix_reason = socket_helper._unix_bind_probe()
+    return [
+        ('testsupport', testsupport.__version__),
+        ('python', '%s (%s)' % (_stdlib_platform.python_version(), sys.executable)),
+        ('platform', '%s (sys.platform %r, %s)' % (plat.name, sys.platform,
+                                                   _stdlib_platform.platform())),
+        ('host', socket_helper.HOST),
+        ('ipv6', socket_helper.IPV6_ENABLED),
+        ('af_unix_bind', unix_reason is None),
+        ('af_unix_reason', unix_reason),
+        ('so_reuseport', plat.so_reuseport is not None),
+        ('so_exclusiveaddruse', plat.so_exclusiveaddruse is not None),
+        ('ephemeral_port_range', [low, high]),
+        ('tcp_blackhole', socket_helper.tcp_blackhole()),
+        ('free_tcp_port', socket_helper.find_unused_port()),
+    ]
+
+
+def _print_info(as_json, out):
+    report = info_report()
+    if as_json:
+        out.write(json.dumps(dict(report), sort_keys=True, indent=2) + '\n')
+        return 0
+    for key, value in report:
+        if isinstance(value, bool):
+            value = _yes_no(value)
+        elif isinstance(value, list):
+            value = '%d-%d' % tuple(value)
+        elif value is None:
+            continue
+        out.write('%-22s %s\n' % (key + ':', value))
+    return 0
+
+
+def _parser():
+    parser = argparse.ArgumentParser(
+        prog='python -m testsupport',
+        description='Socket helpers for tests: report what this machine offers.')
+    commands = parser.add_subparsers(dest='command', metavar='COMMAND')
+    info = commands.add_parser('info', help='report IPv6, AF_UNIX, socket options, '
+                                            'port ranges and a free port')
+    info.add_argument('--json', action='store_true', help='print a JSON object')
+    return parser
+
+
+def main(argv=None, stdout=None):
+    """Run the command line with *argv* (default ``sys.argv[1:]``); return the exit status."""
+    out = stdout or sys.stdout
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits on --help and on bad usage
+        return exc.code
+    if args.command == 'info':
+        return _print_info(args.json, out)
+    parser.print_usage(sys.stderr)
+    sys.stderr.write('python -m testsupport: error: name a command, e.g. "info"\n')
+    return 2
