@@ -10,7 +10,7 @@ import time
 
 PY2 = sys.version_info[0] == 2
 
-if PY2:  # pragma: no cover (py3)
+if PY2:
     import urllib2 as _urllib_error
 
     text_type = unicode  # noqa: F821

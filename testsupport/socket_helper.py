@@ -62,7 +62,7 @@ _TYPE_NAMES = {socket.SOCK_STREAM: 'SOCK_STREAM', socket.SOCK_DGRAM: 'SOCK_DGRAM
 def _family_name(family, platform):
     if platform.af_unix is not None and family == platform.af_unix:
         return 'AF_UNIX'
-    return _FAMILY_NAMES.get(family, 'family %r' % (family,))
+    return _FAMILY_NAMES.get(family, 'family %d' % (family,))
 
 
 def _check_port_family(caller, family, platform, socktype=None):
@@ -136,10 +136,12 @@ def _bind_port(sock, host, platform):
     if platform.socket_type(sock) == socket.SOCK_STREAM:
         options = platform.reuse_options_set(sock)
         if options:
+            names = ' and '.join(options)
             raise support.TestFailed(
-                'bind_port(): %s is set on this TCP socket, so another process could bind '
-                'the same port; tests should never set it on TCP/IP sockets (it is only '
-                'for UDP multicast): remove the setsockopt() call' % ' and '.join(options))
+                'bind_port(): %s %s set on this TCP socket, so another process could bind the '
+                'same port; tests should never set %s on TCP/IP sockets (only for UDP '
+                'multicast): remove the setsockopt() call'
+                % (names, 'are' if len(options) > 1 else 'is', names))
         platform.make_exclusive(sock)
     try:
         sock.bind((host, 0))
@@ -165,7 +167,10 @@ def bind_unix_socket(sock, addr):
 
 def _bind_unix_socket(sock, addr, platform):
     _check_open_socket('bind_unix_socket', sock)
-    if platform.af_unix is None or sock.family != platform.af_unix:
+    if platform.af_unix is None:
+        raise ValueError('bind_unix_socket(): this platform (%s) has no AF_UNIX sockets; '
+                         'decorate the test with @skip_unless_bind_unix_socket' % platform.name)
+    if sock.family != platform.af_unix:
         raise ValueError('bind_unix_socket() needs an AF_UNIX socket, got %s; use bind_port() '
                          'for AF_INET/AF_INET6 sockets'
                          % _family_name(sock.family, platform))
@@ -200,21 +205,21 @@ _unix_bind_error = []
 
 
 def _unix_bind_probe():
-    """None if an AF_UNIX bind works here, else the reason (cached)."""
+    """None if an AF_UNIX bind works here, else the reason (probed once, cached)."""
     if not _unix_bind_error:
-        platform = platform_shim.current()
-        if platform.af_unix is None:
-            reason = 'No UNIX Sockets'
-        else:
-            directory = _make_private_dir()
-            try:
-                error = platform_shim.probe_bind(platform.af_unix,
-                                                 os.path.join(directory, 'probe.sock'))
-            finally:
-                shutil.rmtree(directory, ignore_errors=True)
-            reason = None if error is None else 'Requires a functional unix bind(): %s' % error
-        _unix_bind_error.append(reason)
+        _unix_bind_error.append(_probe_unix_bind(platform_shim.current()))
     return _unix_bind_error[0]
+
+
+def _probe_unix_bind(platform):
+    if platform.af_unix is None:
+        return 'No UNIX Sockets'
+    directory = _make_private_dir()
+    try:
+        error = platform_shim.probe_bind(platform.af_unix, os.path.join(directory, 'probe.sock'))
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    return None if error is None else 'Requires a functional unix bind(): %s' % (error,)
 
 
 def can_bind_unix_socket():
@@ -232,7 +237,10 @@ def skip_unless_bind_unix_socket(test):
 
     The skip reason says why: ``No UNIX Sockets``, or the error bind() raised.
     """
-    reason = _unix_bind_probe()
+    return _skip_if_reason(test, _unix_bind_probe())
+
+
+def _skip_if_reason(test, reason):
     if reason:
         return unittest.skip(reason)(test)
     return test
@@ -367,5 +375,5 @@ def _tcp_blackhole(platform, run=None):
 
 def skip_if_tcp_blackhole(test):
     """Decorator skipping *test* if the TCP blackhole is enabled."""
-    return unittest.skipIf(tcp_blackhole(),
-                           'TCP blackhole is enabled (sysctl net.inet.tcp.blackhole)')(test)
+    reason = 'TCP blackhole is enabled (sysctl net.inet.tcp.blackhole)'
+    return _skip_if_reason(test, reason if tcp_blackhole() else None)
