@@ -62,6 +62,8 @@ class Error(Exception):
 class TestFailed(Error):
     """A test asked for something a correct test never does (e.g. SO_REUSEADDR on TCP)."""
 
+    __test__ = False  # not a test class, though pytest collects names starting with "Test"
+
 
 class ResourceDenied(unittest.SkipTest):
     """The test needs a resource that is not enabled or not available.

@@ -1,0 +1,173 @@
+"""The public surface: ``__all__`` of every module, and parity with the interpreter's test.support."""
+from __future__ import absolute_import, division, print_function
+
+import importlib
+import inspect
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import types
+import unittest
+
+import testsupport
+from testsupport import socket_helper
+
+PUBLIC_MODULES = ['testsupport', 'testsupport.platform_shim', 'testsupport.socket_helper',
+                  'testsupport.support']
+OPTIONAL_MODULES = ['testsupport.allocator', 'testsupport.servers', 'testsupport.mixin']
+
+# Every socket-helper name any CPython from 2.7 to 3.13 has had (3.6-3.8 keep
+# them in test.support, 2.7 in test.test_support).
+SOCKET_HELPER_NAMES = [
+    'HOST', 'HOSTv4', 'HOSTv6', 'IPV6_ENABLED', 'bind_port', 'bind_unix_socket',
+    'create_unix_domain_name', 'find_unused_port', 'get_socket_conn_refused_errs',
+    'has_gethostname', 'skip_if_tcp_blackhole', 'skip_unless_bind_unix_socket',
+    'tcp_blackhole', 'transient_internet',
+]
+
+
+def stdlib_socket_helper():
+    """The interpreter's own socket helpers and their public names, or (None, [])."""
+    try:
+        from test.support import socket_helper as module  # 3.9+
+    except ImportError:
+        try:
+            from test import support as module  # 2.7.9+ and 3.x
+        except ImportError:
+            try:
+                from test import test_support as module  # older 2.7
+            except ImportError:
+                return None, []
+    else:
+        names = [name for name in dir(module) if not name.startswith('_')
+                 and not isinstance(getattr(module, name), types.ModuleType)]
+        return module, names
+    return module, [name for name in SOCKET_HELPER_NAMES if hasattr(module, name)]
+
+
+def argspec(func):
+    """(positional names, names with defaults, keyword-only names) of *func*."""
+    func = getattr(func, '__wrapped__', func)
+    if hasattr(inspect, 'signature'):
+        params = inspect.signature(func).parameters.values()
+        positional = [p.name for p in params if p.kind == p.POSITIONAL_OR_KEYWORD]
+        defaults = set(p.name for p in params if p.default is not p.empty)
+        kwonly = [p.name for p in params if p.kind == p.KEYWORD_ONLY]
+        return positional, defaults, kwonly
+    spec = inspect.getargspec(func)
+    defaults = set(spec.args[len(spec.args) - len(spec.defaults or ()):])
+    return spec.args, defaults, []
+
+
+class AllTest(unittest.TestCase):
+
+    def check_module(self, name):
+        module = importlib.import_module(name)
+        names = module.__all__
+        self.assertEqual(names, sorted(names), '%s.__all__ is not sorted' % name)
+        for item in names:
+            self.assertIs(type(item), str, '%s.__all__ has %r, not a str' % (name, item))
+            self.assertTrue(hasattr(module, item), '%s.__all__ names missing %r' % (name, item))
+        namespace = {}
+        exec('from %s import *' % name, namespace)
+        self.assertEqual(set(namespace) - set(['__builtins__']), set(names))
+        public = set(n for n, v in vars(module).items() if not n.startswith('_')
+                     and not isinstance(v, types.ModuleType)
+                     and getattr(v, '__module__', name) == name
+                     and not (n.isupper() and n not in names))
+        self.assertEqual(public - set(names), set(), '%s has public names not in __all__' % name)
+
+    def test_public_modules(self):
+        for name in PUBLIC_MODULES:
+            self.check_module(name)
+
+    def test_optional_modules_when_present(self):
+        for name in OPTIONAL_MODULES:
+            try:
+                importlib.import_module(name)
+            except ImportError:
+                continue
+            self.check_module(name)
+
+    def test_top_level_serves_the_old_spelling(self):
+        for name in ('HOST', 'HOSTv6', 'IPV6_ENABLED', 'bind_port', 'find_unused_port',
+                     'transient_internet', 'TestFailed', 'ResourceDenied', 'requires'):
+            self.assertIn(name, testsupport.__all__)
+
+    def test_top_level_names_are_the_same_objects(self):
+        for name in testsupport.__all__:
+            obj = getattr(testsupport, name)
+            for module_name in PUBLIC_MODULES[1:] + OPTIONAL_MODULES:
+                module = sys.modules.get(module_name)
+                if module is not None and name in getattr(module, '__all__', ()):
+                    self.assertIs(getattr(module, name), obj, name)
+
+    def test_version_is_a_plain_string(self):
+        self.assertIs(type(testsupport.__version__), str)
+        self.assertEqual(len(testsupport.__version__.split('.')), 3)
+
+
+class StdlibParityTest(unittest.TestCase):
+    """Every socket helper of this interpreter's test.support exists here, compatibly."""
+
+    def setUp(self):
+        self.stdlib, self.names = stdlib_socket_helper()
+        if self.stdlib is None:
+            self.skipTest("this interpreter ships without its test package")
+
+    def test_every_stdlib_name_exists(self):
+        self.assertTrue(self.names)
+        missing = [n for n in self.names if not hasattr(socket_helper, n)]
+        self.assertEqual(missing, [])
+
+    def test_signatures_are_compatible(self):
+        for name in self.names:
+            theirs = getattr(self.stdlib, name)
+            if not callable(theirs):
+                continue
+            ours = getattr(socket_helper, name)
+            their_pos, their_defaults, their_kwonly = argspec(theirs)
+            our_pos, our_defaults, our_kwonly = argspec(ours)
+            self.assertEqual(our_pos[:len(their_pos)], their_pos, name)
+            self.assertTrue(set(their_kwonly) <= set(our_pos + our_kwonly), name)
+            self.assertTrue(their_defaults <= our_defaults, name)
+            self.assertTrue(set(our_pos[len(their_pos):]) <= our_defaults, name)
+
+    def test_values_agree(self):
+        self.assertEqual(socket_helper.HOSTv6, self.stdlib.HOSTv6)
+        self.assertEqual(socket_helper.IPV6_ENABLED, self.stdlib.IPV6_ENABLED)
+        if hasattr(self.stdlib, 'get_socket_conn_refused_errs'):
+            self.assertEqual(sorted(socket_helper.get_socket_conn_refused_errs()),
+                             sorted(self.stdlib.get_socket_conn_refused_errs()))
+        if hasattr(self.stdlib, 'tcp_blackhole'):
+            self.assertEqual(socket_helper.tcp_blackhole(), self.stdlib.tcp_blackhole())
+
+
+class NoTestPackageImportTest(unittest.TestCase):
+    """The package never imports CPython's ``test`` package, which projects shadow."""
+
+    def test_importing_everything_with_a_shadowing_test_package(self):
+        shadow = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, shadow)
+        os.mkdir(os.path.join(shadow, 'test'))
+        with open(os.path.join(shadow, 'test', '__init__.py'), 'w') as fp:
+            fp.write('raise ImportError("the project\'s own test package was imported")\n')
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        code = ('import sys\n'
+                'import testsupport, testsupport._cli\n'
+                'for name in %r:\n'
+                '    try:\n'
+                '        __import__(name)\n'
+                '    except ImportError as exc:\n'
+                '        if "test package" in str(exc): raise\n'
+                'testsupport.find_unused_port()\n'
+                'assert "test" not in sys.modules, sorted(sys.modules)\n'
+                'print("ok")\n' % (PUBLIC_MODULES + OPTIONAL_MODULES,))
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([shadow, root]))
+        proc = subprocess.Popen([sys.executable, '-c', code], cwd=shadow, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        out = proc.communicate()[0].decode('utf-8', 'replace')
+        self.assertEqual(proc.returncode, 0, out)
+        self.assertEqual(out.strip(), 'ok')

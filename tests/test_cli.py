@@ -1,0 +1,75 @@
+"""Tests for the command line: ``_cli.main([...])`` and one real ``python -m testsupport``."""
+from __future__ import absolute_import, division, print_function
+
+import io
+import json
+import os
+import subprocess
+import sys
+import unittest
+
+import testsupport
+from testsupport import _cli, _compat, socket_helper
+
+
+def run_main(argv):
+    out = io.BytesIO() if _compat.PY2 else io.StringIO()
+    status = _cli.main(argv, stdout=out)
+    value = out.getvalue()
+    return status, value.decode('utf-8') if isinstance(value, bytes) else value
+
+
+class InfoTest(unittest.TestCase):
+
+    def test_text_report_names_each_fact(self):
+        status, out = run_main(['info'])
+        self.assertEqual(status, 0)
+        for key in ('testsupport:', 'python:', 'platform:', 'ipv6:', 'af_unix_bind:',
+                    'so_reuseport:', 'so_exclusiveaddruse:', 'ephemeral_port_range:',
+                    'tcp_blackhole:', 'free_tcp_port:'):
+            self.assertIn(key, out)
+        self.assertIn('testsupport:           %s\n' % testsupport.__version__, out)
+        self.assertIn('ipv6:                  %s\n'
+                      % ('yes' if socket_helper.IPV6_ENABLED else 'no'), out)
+
+    def test_json_report(self):
+        status, out = run_main(['info', '--json'])
+        self.assertEqual(status, 0)
+        data = json.loads(out)
+        self.assertEqual(data['testsupport'], testsupport.__version__)
+        self.assertEqual(data['host'], '127.0.0.1')
+        self.assertIs(data['ipv6'], socket_helper.IPV6_ENABLED)
+        low, high = data['ephemeral_port_range']
+        self.assertTrue(0 < low <= high <= 65535)
+        self.assertTrue(0 < data['free_tcp_port'] <= 65535)
+
+    def test_no_command_is_a_usage_error(self):
+        status, out = run_main([])
+        self.assertEqual(status, 2)
+        self.assertEqual(out, '')
+
+    def test_unknown_command_is_a_usage_error(self):
+        status, _ = run_main(['frobnicate'])
+        self.assertEqual(status, 2)
+
+    def test_help_exits_zero(self):
+        devnull = open(os.devnull, 'w')
+        self.addCleanup(devnull.close)
+        old = sys.stdout
+        sys.stdout = devnull
+        try:
+            status, _ = run_main(['--help'])
+        finally:
+            sys.stdout = old
+        self.assertEqual(status, 0)
+
+
+class EndToEndTest(unittest.TestCase):
+
+    def test_python_dash_m_testsupport_info_json(self):
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        proc = subprocess.Popen([sys.executable, '-m', 'testsupport', 'info', '--json'],
+                                cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out, err = proc.communicate()
+        self.assertEqual(proc.returncode, 0, err)
+        self.assertEqual(json.loads(out.decode('utf-8'))['testsupport'], testsupport.__version__)
