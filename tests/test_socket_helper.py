@@ -81,7 +81,8 @@ class FindUnusedPortTest(FdLeakMixin, unittest.TestCase):
         _, exc = self.assertNoFdLeak(find_unused_port, socket.AF_UNIX)
         self.assertIsInstance(exc, ValueError)
         self.assertIn('find_unused_port(): AF_UNIX has no ports', str(exc))
-        self.assertIn('use create_unix_domain_name()', str(exc))
+        self.assertIn('use socket.AF_INET or socket.AF_INET6, or for AF_UNIX '
+                      'create_unix_domain_name() for an address', str(exc))
 
     def test_unknown_family_raises_value_error(self):
         _, exc = self.assertNoFdLeak(find_unused_port, 12345)

@@ -68,8 +68,8 @@ def _family_name(family, platform):
 def _check_port_family(caller, family, platform, socktype=None):
     """ValueError unless *family* (and *socktype*) are ones that have ports."""
     if family not in _FAMILY_NAMES:
-        hint = ('; AF_UNIX sockets have no ports: use create_unix_domain_name() for an '
-                'address and bind_unix_socket() to bind' if family == platform.af_unix else '')
+        hint = (', or for AF_UNIX create_unix_domain_name() for an address and '
+                'bind_unix_socket() to bind' if family == platform.af_unix else '')
         raise ValueError('%s(): %s has no ports; use socket.AF_INET or socket.AF_INET6%s'
                          % (caller, _family_name(family, platform), hint))
     if socktype is not None and socktype not in _TYPE_NAMES:
