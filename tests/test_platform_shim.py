@@ -164,6 +164,9 @@ class DetectTest(unittest.TestCase):
         self.assertIsNone(plat.so_reuseport)
         self.assertEqual(plat.sock_type_flags, LINUX.sock_type_flags)
 
+    def test_module_without_sol_socket_keeps_the_template_number(self):
+        self.assertEqual(platform_shim.detect('win32', FakeModule()).sol_socket, 0xffff)
+
     def test_errno_module_numbers_win_on_posix(self):
         plat = platform_shim.detect('darwin', FakeModule(SOL_SOCKET=0xffff),
                                     FakeModule(EADDRINUSE=4848))

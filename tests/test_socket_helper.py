@@ -8,6 +8,7 @@ import socket
 import stat
 import subprocess
 import sys
+import tempfile
 import unittest
 
 from testsupport import _compat, platform_shim, socket_helper, support
@@ -49,6 +50,11 @@ class ConstantsTest(unittest.TestCase):
     def test_ipv6_enabled_matches_a_real_bind(self):
         error = platform_shim.probe_bind(socket.AF_INET6, (HOSTv6, 0))
         self.assertEqual(IPV6_ENABLED, socket.has_ipv6 and error is None)
+
+    def test_python_built_without_ipv6_is_disabled(self):
+        class NoIPv6(object):
+            has_ipv6 = False
+        self.assertIs(socket_helper._is_ipv6_enabled(NoIPv6), False)
 
 
 class FindUnusedPortTest(FdLeakMixin, unittest.TestCase):
@@ -337,6 +343,11 @@ class BindUnixSocketTest(FdLeakMixin, unittest.TestCase):
             socket_helper._bind_unix_socket(sock, '/' + 'x' * 103, MACOS)
         self.assertIn('path is 104 bytes, the limit here is 103', str(cm.exception))
 
+    def test_address_that_is_not_a_path_goes_to_bind(self):
+        sock = new_socket(self, socket.AF_UNIX)
+        with self.assertRaises(TypeError):
+            bind_unix_socket(sock, 42)
+
     def test_abstract_name_uses_whole_sun_path(self):
         sock = FakeSocket(family=socket.AF_UNIX)
         socket_helper._bind_unix_socket(sock, b'\0' + b'x' * 107, LINUX)
@@ -524,6 +535,19 @@ class CreateUnixDomainNameTest(unittest.TestCase):
         path = out.decode('ascii').strip()
         self.assertTrue(path.endswith('.sock'), path)
         self.assertFalse(os.path.exists(os.path.dirname(path)))
+
+    def test_no_short_base_falls_back_to_the_temp_directory(self):
+        directory = socket_helper._make_private_dir(['/' + 'd' * 200], limit=108)
+        self.addCleanup(shutil.rmtree, directory, True)
+        self.assertEqual(os.path.dirname(directory), os.path.realpath(tempfile.gettempdir()))
+
+    def test_directory_recreated_after_removal(self):
+        first = create_unix_domain_name()
+        socket_helper._remove_process_dir()
+        self.assertFalse(os.path.exists(os.path.dirname(first)))
+        second = create_unix_domain_name()
+        self.assertTrue(os.path.isdir(os.path.dirname(second)))
+        self.assertNotEqual(os.path.dirname(first), os.path.dirname(second))
 
     def test_long_tmpdir_falls_back_to_a_shorter_base(self):
         long_base = '/' + 'd' * 90

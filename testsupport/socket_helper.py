@@ -106,10 +106,8 @@ def find_unused_port(family=socket.AF_INET, socktype=socket.SOCK_STREAM):
 
 
 def _find_unused_port(family, socktype, platform):
-    _check_port_family('find_unused_port', family, platform, socktype)
-    tempsock = socket.socket(family, socktype)
-    with contextlib.closing(tempsock):
-        return _bind_port(tempsock, HOST, platform)
+    from . import allocator  # lazily: allocator imports this module
+    return allocator._find_unused_port(family, socktype, platform)
 
 
 def bind_port(sock, host=HOST):
@@ -191,11 +189,11 @@ def _bind_unix_socket(sock, addr, platform):
         raise unittest.SkipTest('cannot bind AF_UNIX sockets: %s' % (exc,))
 
 
-def _is_ipv6_enabled():
+def _is_ipv6_enabled(socket_module=socket):
     """Check whether IPv6 is enabled on this host (binding ``::1`` works)."""
-    if not socket.has_ipv6:
+    if not socket_module.has_ipv6:
         return False
-    return platform_shim.probe_bind(socket.AF_INET6, (HOSTv6, 0)) is None
+    return platform_shim.probe_bind(socket_module.AF_INET6, (HOSTv6, 0), socket_module) is None
 
 
 IPV6_ENABLED = _is_ipv6_enabled()
