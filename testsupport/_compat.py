@@ -4,6 +4,7 @@ Branch on ``PY2`` so that any later version takes the default (Python 3) path.
 """
 from __future__ import absolute_import, division, print_function
 
+import os
 import socket
 import sys
 import time
@@ -23,6 +24,9 @@ if PY2:
     TIMEOUT_ERRORS = (socket.timeout,)
     monotonic = time.time
     socketserver_name = 'SocketServer'
+    http_server_name = 'BaseHTTPServer'
+    #: Base of the "waited too long" errors: TimeoutError where it exists.
+    TimeoutErrorBase = OSError
 else:
     import urllib.error as _urllib_error
 
@@ -34,6 +38,11 @@ else:
     TIMEOUT_ERRORS = (socket.timeout, TimeoutError)
     monotonic = time.monotonic
     socketserver_name = 'socketserver'
+    http_server_name = 'http.server'
+    TimeoutErrorBase = TimeoutError
+
+#: Rename *src* over *dst* atomically (os.replace, 3.3+); 2.7's os.rename does that on POSIX.
+replace_file = getattr(os, 'replace', None) or os.rename
 
 URLError = _urllib_error.URLError
 HTTPError = _urllib_error.HTTPError

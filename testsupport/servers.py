@@ -1,0 +1,406 @@
+"""Servers and waits for tests: the layer SocketTestMixin and the pytest fixtures wrap.
+
+Plain functions with no knowledge of test cases. Each returns what the caller
+must later close or stop (a socket, a directory, a :class:`ServerThread`), and
+cleans up after itself when it fails half-way. Ports come from
+:func:`testsupport.socket_helper.bind_port`; nothing here binds in a loop.
+
+.. versionadded:: 0.1.0
+"""
+from __future__ import absolute_import, division, print_function
+
+import importlib
+import os
+import socket
+import threading
+import time
+
+from . import _compat, platform_shim, socket_helper, support
+
+__all__ = [
+    'DEFAULT_POLL_INTERVAL',
+    'ServerStopError',
+    'ServerThread',
+    'WaitTimeoutError',
+    'make_listener',
+    'make_udp_socket',
+    'make_unix_socket_dir',
+    'port_in_use',
+    'remove_unix_socket_dir',
+    'start_server_thread',
+    'unix_socket_path',
+    'wait_for_port',
+    'wait_for_port_free',
+]
+
+#: How often (seconds) a served ``serve_forever()`` loop checks for shutdown.
+DEFAULT_POLL_INTERVAL = 0.05
+
+#: The file name :func:`unix_socket_path` uses inside its fresh directory.
+_UNIX_SOCKET_NAME = 'test.sock'
+
+# wait_for_port back-off: first pause, growth factor, longest pause (seconds).
+_FIRST_PAUSE = 0.005
+_PAUSE_GROWTH = 2.0
+_LONGEST_PAUSE = 0.25
+# Longest single connect attempt, so that a black-holed SYN cannot use up the wait.
+_LONGEST_ATTEMPT = 1.0
+
+_TYPE_LABELS = {socket.SOCK_STREAM: 'TCP', socket.SOCK_DGRAM: 'UDP'}
+
+
+class WaitTimeoutError(_compat.TimeoutErrorBase):
+    """A wait for a port gave up: a ``TimeoutError`` (an ``OSError`` on Python 2.7).
+
+    The message names the host, the port, the timeout, the last connection
+    result and what to check.
+    """
+
+
+class ServerStopError(RuntimeError):
+    """A served server did not stop, or its ``serve_forever()`` raised."""
+
+
+def _format_address(host, port):
+    if ':' in host:
+        return '[%s]:%s' % (host, port)
+    return '%s:%s' % (host, port)
+
+
+def _check_port(caller, port):
+    if isinstance(port, bool) or not isinstance(port, _compat.integer_types):
+        raise TypeError('%s(): port must be an int in 1..65535, got %s %r'
+                        % (caller, type(port).__name__, port))
+    if not 1 <= port <= 65535:
+        raise ValueError('%s(): port must be in 1..65535, got %r; pass the number a '
+                         'server is bound to (e.g. from bind_port() or find_unused_port())'
+                         % (caller, port))
+
+
+def _check_timeout(caller, timeout):
+    if timeout is None:
+        return support.SHORT_TIMEOUT
+    if isinstance(timeout, bool) or not isinstance(timeout, _compat.integer_types + (float,)):
+        raise TypeError('%s(): timeout must be a number of seconds or None, got %s %r'
+                        % (caller, type(timeout).__name__, timeout))
+    if timeout < 0:
+        raise ValueError('%s(): timeout must be >= 0 seconds, got %r' % (caller, timeout))
+    return timeout
+
+
+def _default_host(family, host):
+    if host is not None:
+        return host
+    return socket_helper.HOSTv6 if family == socket.AF_INET6 else socket_helper.HOST
+
+
+def _bound_socket(family, socktype, host):
+    sock = socket.socket(family, socktype)
+    try:
+        socket_helper.bind_port(sock, _default_host(family, host))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def make_listener(family=socket.AF_INET, host=None, backlog=5):
+    """Return a TCP socket bound with ``bind_port`` to a free port and listening.
+
+    *host* None means ``HOST``, or ``HOSTv6`` for AF_INET6. The caller closes the
+    socket. Any error (ValueError for AF_UNIX, the socket error where IPv6 is
+    off, TestFailed from ``bind_port``) propagates after the socket is closed.
+    """
+    sock = _bound_socket(family, socket.SOCK_STREAM, host)
+    try:
+        sock.listen(backlog)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def make_udp_socket(family=socket.AF_INET, host=None):
+    """Return a UDP socket bound with ``bind_port`` to a free port.
+
+    *host* as for :func:`make_listener`. The caller closes the socket; on error
+    it is closed here and the error propagates.
+    """
+    return _bound_socket(family, socket.SOCK_DGRAM, host)
+
+
+def make_unix_socket_dir():
+    """Create and return a new private (0700) directory with a short path.
+
+    Short enough that a socket name of 40 bytes in it fits the AF_UNIX limit.
+    The caller removes it with :func:`remove_unix_socket_dir`.
+    """
+    return socket_helper._make_private_dir()
+
+
+def unix_socket_path():
+    """Return ``(path, directory)``: a fresh AF_UNIX path in a new private directory.
+
+    The file does not exist yet (``bind()`` creates it). The caller passes
+    *directory* to :func:`remove_unix_socket_dir` when done, which removes the
+    socket file too.
+    """
+    directory = make_unix_socket_dir()
+    return os.path.join(directory, _UNIX_SOCKET_NAME), directory
+
+
+def remove_unix_socket_dir(directory):
+    """Remove *directory* and everything in it; a directory already gone is fine."""
+    platform_shim.remove_tree_quietly(directory)
+
+
+class ServerThread(object):
+    """A ``socketserver`` server (``SocketServer`` on 2.7) served in a daemon thread.
+
+    Create it with :func:`start_server_thread`. ``address`` is
+    ``server.server_address[:2]``, i.e. ``(host, port)``. :meth:`stop` must be
+    called once the test is done with the server.
+    """
+
+    def __init__(self, server, poll_interval=DEFAULT_POLL_INTERVAL):
+        socketserver = importlib.import_module(_compat.socketserver_name)
+        if not isinstance(server, socketserver.BaseServer):
+            raise TypeError('start_server_thread() expects a %s.BaseServer (TCPServer, '
+                            'HTTPServer, ...), got %s %r'
+                            % (_compat.socketserver_name, server.__class__.__name__, server))
+        self.server = server
+        self.poll_interval = poll_interval
+        self.address = tuple(server.server_address[:2])
+        self.error = None
+        self._stopped = False
+        self._stopper = None
+        self.thread = threading.Thread(target=self._serve,
+                                       name='testsupport server %s' % (self.address,))
+        self.thread.daemon = True
+
+    def __repr__(self):
+        return '<ServerThread %s %s>' % (self.server.__class__.__name__,
+                                         _format_address(*self.address))
+
+    def _serve(self):
+        try:
+            self.server.serve_forever(poll_interval=self.poll_interval)
+        except BaseException as exc:  # reported by stop()
+            self.error = exc
+
+    def start(self):
+        """Start serving; returns ``address``."""
+        self.thread.start()
+        return self.address
+
+    def stop(self, timeout=None):
+        """Stop serving: ``shutdown()``, ``server_close()``, then join the thread.
+
+        Waits at most *timeout* seconds (default ``support.SHORT_TIMEOUT``) for
+        the loop to end. ``server_close()`` always runs. Raises
+        :class:`ServerStopError` if the thread is still running then (a request
+        handler that never returns, typically), or if ``serve_forever()``
+        raised. Calling it again does nothing.
+        """
+        if self._stopped:
+            return
+        self._stopped = True
+        timeout = support.SHORT_TIMEOUT if timeout is None else timeout
+        deadline = _compat.monotonic() + timeout
+        try:
+            stopper = self._stopper = None
+            if self.thread.is_alive():
+                # shutdown() waits for the loop without a timeout; calling it from a
+                # helper thread keeps a hung request handler from hanging the run.
+                stopper = self._stopper = threading.Thread(target=self.server.shutdown,
+                                           name='testsupport shutdown %s' % (self.address,))
+                stopper.daemon = True
+                stopper.start()
+            self.thread.join(max(0.0, deadline - _compat.monotonic()))
+            if stopper is not None:
+                if not self.thread.is_alive():
+                    _release_shutdown(self.server)
+                stopper.join(max(0.0, deadline - _compat.monotonic()))
+        finally:
+            self.server.server_close()
+        if self.thread.is_alive():
+            raise ServerStopError(
+                'the %s serving %s did not stop within %.1f s of shutdown(); a request '
+                'handler is probably blocked (e.g. reading from a client that never '
+                'sends): give client sockets a timeout and close them before the test ends'
+                % (self.server.__class__.__name__, _format_address(*self.address), timeout))
+        if self.error is not None:
+            raise ServerStopError('serve_forever() of the %s serving %s raised %s: %s'
+                                  % (self.server.__class__.__name__,
+                                     _format_address(*self.address),
+                                     type(self.error).__name__, self.error))
+
+
+def _release_shutdown(server):
+    """Let a waiting ``shutdown()`` return once the serving thread has ended.
+
+    A stdlib ``serve_forever()`` signals this itself on the way out; one that a
+    subclass overrode and that raised before its loop never does, and
+    ``shutdown()`` would wait for ever.
+    """
+    event = getattr(server, '_BaseServer__is_shut_down', None)
+    if event is not None:
+        event.set()
+
+
+def start_server_thread(server, poll_interval=DEFAULT_POLL_INTERVAL):
+    """Serve *server* (``TCPServer``, ``HTTPServer``, ...) in a daemon thread.
+
+    Returns the started :class:`ServerThread`; its ``address`` is
+    ``(host, port)`` and the caller must call its ``stop()``. *poll_interval*
+    bounds how long ``stop()`` waits for the loop to notice the shutdown.
+    TypeError if *server* is not a socketserver server.
+    """
+    served = ServerThread(server, poll_interval)
+    served.start()
+    return served
+
+
+def _retry_errnos(platform):
+    return set(platform.conn_refused_errnos(socket_helper.IPV6_ENABLED)
+               + [platform.errnos['ECONNRESET'], platform.errnos['ETIMEDOUT']])
+
+
+def _try_connect(host, port, timeout, platform):
+    """Connect once; None if something accepted, else the (retryable) error."""
+    try:
+        sock = socket.create_connection((host, port), timeout)
+    except _compat.TIMEOUT_ERRORS as exc:
+        return exc
+    except _compat.OS_ERRORS as exc:
+        if platform.errno_of(exc) in _retry_errnos(platform):
+            return exc
+        raise
+    sock.close()
+    return None
+
+
+def _describe(exc):
+    if exc is None:
+        return 'a connection was accepted'
+    return '%s: %s' % (type(exc).__name__, exc or 'timed out')
+
+
+def _poll(check, timeout, clock, sleep):
+    """Call ``check()`` until it returns True or *timeout* passes; return the last result."""
+    deadline = clock() + timeout
+    pause = _FIRST_PAUSE
+    while True:
+        remaining = deadline - clock()
+        if check(max(remaining, 0.0)):
+            return True
+        remaining = deadline - clock()
+        if remaining <= 0:
+            return False
+        sleep(min(pause, remaining))
+        pause = min(pause * _PAUSE_GROWTH, _LONGEST_PAUSE)
+
+
+def wait_for_port(port, host=socket_helper.HOST, timeout=None):
+    """Return once something accepts TCP connections at (*host*, *port*).
+
+    Polls with short connection attempts, pausing 5 ms, then twice as long each
+    time up to 0.25 s. Each successful attempt is a connection the server sees
+    (and then sees closed). *timeout* defaults to ``support.SHORT_TIMEOUT``
+    (30 s): long enough for a server process to start on a busy machine.
+
+    Raises :class:`WaitTimeoutError` naming the address, the timeout and the last
+    error when nothing accepts in time; TypeError/ValueError for a bad port or
+    timeout; errors other than a refused, reset or timed-out connection (e.g. a
+    host that does not resolve) propagate at once.
+    """
+    return _wait_for_port(port, host, timeout, platform_shim.current(),
+                          _compat.monotonic, time.sleep)
+
+
+def _wait_for_port(port, host, timeout, platform, clock, sleep):
+    _check_port('wait_for_port', port)
+    timeout = _check_timeout('wait_for_port', timeout)
+    last = []
+
+    def accepted(remaining):
+        error = _try_connect(host, port, max(min(remaining, _LONGEST_ATTEMPT), 0.01), platform)
+        last[:] = [error]
+        return error is None
+
+    if not _poll(accepted, timeout, clock, sleep):
+        raise WaitTimeoutError(
+            'wait_for_port(): nothing accepted TCP connections at %s within %.1f s '
+            '(last attempt: %s); check that the server started, listens on that host '
+            'and port, and did not exit (look at its output)'
+            % (_format_address(host, port), timeout, _describe(last[0] if last else None)))
+
+
+def wait_for_port_free(port, host=socket_helper.HOST, timeout=None):
+    """Return once nothing accepts TCP connections at (*host*, *port*) any more.
+
+    "Free" means a connection is refused: the listening socket is closed. That is
+    what "the server has gone" means, and it is quick, whereas a ``bind()``
+    without SO_REUSEADDR can keep failing for about a minute after a server closed
+    connections (they stay in TIME_WAIT); use :func:`port_in_use` for that
+    stricter question. Polls like :func:`wait_for_port`, with the same default
+    timeout; each attempt that is accepted is a connection the server sees.
+
+    Raises :class:`WaitTimeoutError` naming the address and the timeout if
+    something still accepts connections then; TypeError/ValueError for a bad
+    port or timeout.
+    """
+    return _wait_for_port_free(port, host, timeout, platform_shim.current(),
+                               _compat.monotonic, time.sleep)
+
+
+def _wait_for_port_free(port, host, timeout, platform, clock, sleep):
+    _check_port('wait_for_port_free', port)
+    timeout = _check_timeout('wait_for_port_free', timeout)
+
+    def refused(remaining):
+        error = _try_connect(host, port, max(min(remaining, _LONGEST_ATTEMPT), 0.01), platform)
+        return error is not None and not isinstance(error, _compat.TIMEOUT_ERRORS)
+
+    if not _poll(refused, timeout, clock, sleep):
+        raise WaitTimeoutError(
+            'wait_for_port_free(): something still accepts TCP connections at %s after '
+            '%.1f s; stop the server (close its listening socket, or end its process) '
+            'before waiting for the port to be free' % (_format_address(host, port), timeout))
+
+
+def port_in_use(port, host=socket_helper.HOST, family=socket.AF_INET, socktype=socket.SOCK_STREAM):
+    """Return ``(in_use, reason)``: whether a ``bind()`` to (*host*, *port*) fails.
+
+    The test binds a fresh socket of *family* and *socktype* without
+    SO_REUSEADDR and closes it. EADDRINUSE (and EACCES: reserved) means in use;
+    for TCP that includes connections lingering in TIME_WAIT, which the reason
+    then mentions. *reason* is a sentence naming the address and the result.
+    Other bind errors propagate (e.g. EADDRNOTAVAIL for a host that is not
+    local); TypeError/ValueError for a bad port.
+    """
+    return _port_in_use(port, host, family, socktype, platform_shim.current(), socket.socket)
+
+
+def _port_in_use(port, host, family, socktype, platform, make_socket):
+    _check_port('port_in_use', port)
+    where = '%s (%s)' % (_format_address(host, port), _TYPE_LABELS.get(socktype, socktype))
+    sock = make_socket(family, socktype)
+    try:
+        try:
+            sock.bind((host, port))
+        except _compat.OS_ERRORS as exc:
+            if not platform.is_address_taken(exc):
+                raise
+            reason = 'bind() to %s failed: %s' % (where, exc)
+            if socktype == socket.SOCK_STREAM and platform.is_errno(exc, 'EADDRINUSE'):
+                error = _try_connect(host, port, 0.5, platform)
+                if error is None:
+                    reason += '; something is listening there'
+                else:
+                    reason += ('; nothing accepts connections there, so a socket is bound '
+                               'without listening, or closed connections are in TIME_WAIT')
+            return True, reason
+    finally:
+        sock.close()
+    return False, 'nothing is bound to %s: a test bind() succeeded' % where
