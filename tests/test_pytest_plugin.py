@@ -1,0 +1,627 @@
+"""Tests for testsupport.pytest_plugin.
+
+Each test writes a test file into a fresh temporary directory, runs
+``sys.executable -m pytest`` on it in a subprocess with the plugin loaded, and
+checks the exit status and the outcome line (style guide section 6).
+"""
+from __future__ import absolute_import, division, print_function
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+import unittest
+
+import testsupport
+from testsupport import _compat, support
+
+try:
+    import pytest
+except ImportError:
+    pytest = None
+try:
+    import xdist
+except ImportError:
+    xdist = None
+
+if pytest is not None:
+    from testsupport import pytest_plugin
+else:
+    pytest_plugin = None
+
+needs_pytest = unittest.skipIf(pytest is None, 'pytest is not installed for this Python '
+                                               '(pip install pytest to run the plugin tests)')
+needs_xdist = unittest.skipIf(xdist is None, 'pytest-xdist is not installed for this Python '
+                                             '(pip install pytest-xdist to run the -n tests)')
+
+#: The directory that holds the testsupport package under test.
+PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(testsupport.__file__)))
+
+#: Load the plugin by module name whether or not its entry point is installed:
+#: "-p no:testsupport" blocks the entry point (named "testsupport"), which would
+#: otherwise register the same module a second time and make pytest fail with
+#: "Plugin already registered".
+PLUGIN_ARGS = ['-p', 'no:testsupport', '-p', 'testsupport.pytest_plugin']
+
+_OUTCOME_RE = re.compile(r'(\d+) (passed|failed|skipped|errors?|xfailed|xpassed|deselected)')
+
+
+def outcome(output):
+    """``{'passed': 2, 'skipped': 1}`` from pytest's closing ``=== ... in 0.1s ===`` line."""
+    lines = [line for line in output.splitlines()
+             if line.startswith('=') and re.search(r' in [\d.]+ ?s', line)]
+    if not lines:
+        return {}
+    counts = {}
+    for number, word in _OUTCOME_RE.findall(lines[-1]):
+        counts['error' if word.startswith('error') else word] = int(number)
+    return counts
+
+
+class PytestRunMixin(object):
+    """run_pytest(): write files into a temp dir and run pytest there."""
+
+    def make_dir(self, files):
+        directory = tempfile.mkdtemp(prefix='tsu-plugin-')
+        self.addCleanup(shutil.rmtree, directory, True)
+        for name, text in files.items():
+            with open(os.path.join(directory, name), 'w') as fp:
+                fp.write(textwrap.dedent(text))
+        return directory
+
+    def run_pytest(self, files, args=(), env=None, plugin_args=PLUGIN_ARGS):
+        """Run pytest on *files* (``{name: source}``); return ``(status, output)``."""
+        directory = self.make_dir(files)
+        environ = dict(os.environ)
+        environ.pop(support.USE_ENV_VAR, None)
+        environ.pop('PYTEST_ADDOPTS', None)
+        environ['PYTHONDONTWRITEBYTECODE'] = '1'
+        environ['PYTHONPATH'] = os.pathsep.join([directory, PACKAGE_PARENT])
+        environ.update(env or {})
+        command = [sys.executable]
+        if not _compat.PY2:
+            command += ['-W', 'error::ResourceWarning']
+        command += (['-m', 'pytest', '-p', 'no:cacheprovider', '--strict-markers', '-rs']
+                    + list(plugin_args) + list(args))
+        proc = subprocess.Popen(command, cwd=directory, env=environ,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        output = proc.communicate()[0].decode('utf-8', 'replace')
+        return proc.returncode, output
+
+    def assertOutcome(self, result, expected_status, **counts):
+        status, output = result
+        self.assertEqual((status, outcome(output)), (expected_status, counts), output)
+        return output
+
+
+PORT_TESTS = '''
+import socket
+import contextlib
+
+import pytest
+
+from testsupport import allocator
+
+seen = []
+
+
+def bind(port, socktype):
+    sock = socket.socket(socket.AF_INET, socktype)
+    with contextlib.closing(sock):
+        sock.bind(('127.0.0.1', port))
+
+
+def test_tcp_port_is_free_and_leased(unused_tcp_port):
+    assert isinstance(unused_tcp_port, int)
+    bind(unused_tcp_port, socket.SOCK_STREAM)
+    assert unused_tcp_port in allocator._current().unreleased()
+    seen.append(unused_tcp_port)
+
+
+def test_tcp_lease_released_at_teardown():
+    assert seen[0] not in allocator._current().unreleased()
+
+
+def test_udp_port_is_free(unused_udp_port):
+    bind(unused_udp_port, socket.SOCK_DGRAM)
+
+
+def test_tcp_factory_never_repeats(unused_tcp_port_factory):
+    ports = [unused_tcp_port_factory() for _ in range(20)]
+    assert len(set(ports)) == 20
+    for port in ports:
+        bind(port, socket.SOCK_STREAM)
+    seen.extend(ports)
+
+
+def test_tcp_factory_never_repeats_within_session(unused_tcp_port_factory):
+    assert unused_tcp_port_factory() not in seen
+
+
+def test_udp_factory_never_repeats(unused_udp_port_factory):
+    ports = [unused_udp_port_factory() for _ in range(5)]
+    assert len(set(ports)) == 5
+
+
+@pytest.fixture(scope='session')
+def session_server_port(unused_tcp_port_factory):
+    return unused_tcp_port_factory()
+
+
+def test_session_fixture_can_use_factory(session_server_port):
+    bind(session_server_port, socket.SOCK_STREAM)
+'''
+
+SERVER_TESTS = '''
+import os
+import socket
+import threading
+import contextlib
+
+from testsupport import _compat, socket_helper
+import importlib
+socketserver = importlib.import_module(_compat.socketserver_name)
+
+state = {}
+
+
+def is_closed(sock):
+    try:
+        return sock.fileno() == -1
+    except socket.error:  # 2.7: a closed socket raises EBADF
+        return True
+
+
+class Echo(socketserver.BaseRequestHandler):
+    def handle(self):
+        self.request.sendall(self.request.recv(100))
+
+
+def test_tcp_listener_accepts(tcp_listener):
+    port = tcp_listener.getsockname()[1]
+    client = socket.create_connection(('127.0.0.1', port), 10)
+    with contextlib.closing(client):
+        conn, _ = tcp_listener.accept()
+        conn.close()
+    state['listener'] = tcp_listener
+
+
+def test_tcp_listener_closed_at_teardown():
+    assert is_closed(state['listener'])
+
+
+def test_udp_socket_receives(udp_socket):
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    with contextlib.closing(sender):
+        sender.sendto(b'ping', udp_socket.getsockname())
+    assert udp_socket.recv(10) == b'ping'
+
+
+def test_unix_socket_path_is_bindable(unix_socket_path):
+    assert not os.path.exists(unix_socket_path)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    with contextlib.closing(sock):
+        socket_helper.bind_unix_socket(sock, unix_socket_path)
+    assert os.path.exists(unix_socket_path)
+    state['unix'] = os.path.dirname(unix_socket_path)
+
+
+def test_unix_socket_dir_removed_at_teardown():
+    assert not os.path.exists(state['unix'])
+
+
+def test_start_server_thread_serves(start_server_thread):
+    server = socketserver.TCPServer(('127.0.0.1', 0), Echo)
+    served = start_server_thread(server)
+    client = socket.create_connection(served.address, 10)
+    with contextlib.closing(client):
+        client.sendall(b'hello')
+        assert client.recv(100) == b'hello'
+    state['served'] = served
+
+
+def test_server_thread_stopped_at_teardown():
+    assert not state['served'].thread.is_alive()
+    assert is_closed(state['served'].server.socket)
+'''
+
+
+@needs_pytest
+class PortFixturesTest(PytestRunMixin, unittest.TestCase):
+
+    def test_port_fixtures_lease_and_release(self):
+        result = self.run_pytest({'test_ports.py': PORT_TESTS})
+        output = self.assertOutcome(result, 0, passed=7)
+        self.assertNotIn('never released', output)
+
+    def test_port_fixtures_under_xdist(self):
+        if xdist is None:
+            self.skipTest('pytest-xdist is not installed for this Python')
+        result = self.run_pytest({'test_ports.py': PORT_TESTS}, ['-n', '2', '-p', 'xdist',
+                                                                 '--dist', 'loadfile'])
+        self.assertOutcome(result, 0, passed=7)
+
+
+@needs_pytest
+class ServerFixturesTest(PytestRunMixin, unittest.TestCase):
+
+    def test_server_fixtures_clean_up(self):
+        result = self.run_pytest({'test_servers.py': SERVER_TESTS})
+        self.assertOutcome(result, 0, passed=7)
+
+    def test_hung_server_fails_teardown(self):
+        source = SERVER_TESTS + '''
+
+handling = threading.Event()
+
+
+class Hang(socketserver.BaseRequestHandler):
+    def handle(self):
+        handling.set()
+        self.request.recv(100)
+
+
+def test_hung_handler(start_server_thread):
+    served = start_server_thread(socketserver.TCPServer(('127.0.0.1', 0), Hang))
+    client = socket.create_connection(served.address, 10)
+    state['client'] = client
+    assert handling.wait(10)
+    original_stop = served.stop
+    served.stop = lambda: original_stop(0.2)
+
+
+def test_release_hung_client():
+    state['client'].close()
+'''
+        output = self.assertOutcome(self.run_pytest({'test_servers.py': source}), 1,
+                                    passed=9, error=1)
+        self.assertIn('did not stop within 0.2 s of shutdown()', output)
+
+
+MARKER_TESTS = '''
+import pytest
+
+
+@pytest.mark.requires_ipv6
+def test_ipv6():
+    pass
+
+
+@pytest.mark.requires_unix_socket
+def test_unix():
+    pass
+
+
+@pytest.mark.requires_ipv6
+class TestIPv6Class(object):
+    def test_method(self):
+        pass
+'''
+
+NO_IPV6_NO_UNIX_CONFTEST = '''
+from testsupport import socket_helper
+
+socket_helper.IPV6_ENABLED = False
+socket_helper._unix_bind_error[:] = ['No UNIX Sockets']
+'''
+
+
+@needs_pytest
+class MarkersTest(PytestRunMixin, unittest.TestCase):
+
+    def test_markers_run_where_supported(self):
+        from testsupport import socket_helper
+        if not (socket_helper.IPV6_ENABLED and socket_helper.can_bind_unix_socket()):
+            self.skipTest('needs IPv6 and AF_UNIX binds on this machine')
+        self.assertOutcome(self.run_pytest({'test_markers.py': MARKER_TESTS}), 0, passed=3)
+
+    def test_markers_skip_with_reason_where_unsupported(self):
+        output = self.assertOutcome(self.run_pytest({'test_markers.py': MARKER_TESTS,
+                                                     'conftest.py': NO_IPV6_NO_UNIX_CONFTEST}),
+                                    0, skipped=3)
+        self.assertIn('requires_ipv6: IPv6 does not work on loopback here', output)
+        self.assertIn('requires_unix_socket: No UNIX Sockets', output)
+
+    def test_markers_registered_for_strict_markers(self):
+        status, output = self.run_pytest({'test_x.py': 'def test_x():\n    pass\n'},
+                                         ['--markers'])
+        self.assertEqual(status, 0, output)
+        self.assertIn('@pytest.mark.requires_ipv6:', output)
+        self.assertIn('@pytest.mark.requires_unix_socket:', output)
+
+
+@needs_pytest
+class SkipReasonTest(unittest.TestCase):
+
+    def test_ipv6_enabled_no_reason(self):
+        self.assertIsNone(pytest_plugin._ipv6_skip_reason(True, None))
+
+    def test_ipv6_disabled_names_bind_error(self):
+        def probe(family, address):
+            return OSError(99, 'Cannot assign requested address')
+        reason = pytest_plugin._ipv6_skip_reason(False, probe)
+        if not pytest_plugin.socket.has_ipv6:
+            self.skipTest('Python built without IPv6: the other message applies')
+        self.assertEqual(reason, "requires_ipv6: IPv6 does not work on loopback here: "
+                                 "bind(('::1', 0)) failed: [Errno 99] Cannot assign "
+                                 "requested address")
+
+    def test_unix_reason_prefixed(self):
+        self.assertEqual(pytest_plugin._unix_skip_reason('No UNIX Sockets'),
+                         'requires_unix_socket: No UNIX Sockets')
+        self.assertIsNone(pytest_plugin._unix_skip_reason(None))
+
+
+USE_TESTS = '''
+import os
+
+from testsupport import support
+
+
+def test_network():
+    support.requires('network')
+
+
+def test_environment_seen():
+    print('TESTSUPPORT_USE=%r' % os.environ.get('TESTSUPPORT_USE'))
+'''
+
+
+@needs_pytest
+class UseOptionTest(PytestRunMixin, unittest.TestCase):
+
+    def test_without_use_resource_skipped_with_hint(self):
+        output = self.assertOutcome(self.run_pytest({'test_use.py': USE_TESTS}), 0,
+                                    passed=1, skipped=1)
+        self.assertIn("Use of the 'network' resource not enabled; set TESTSUPPORT_USE=network "
+                      "(or pass --use=network to pytest) to run this test", output)
+
+    def test_use_enables_resource(self):
+        self.assertOutcome(self.run_pytest({'test_use.py': USE_TESTS}, ['--use=cpu,network']),
+                           0, passed=2)
+
+    def test_use_repeated_options_joined(self):
+        self.assertOutcome(self.run_pytest({'test_use.py': USE_TESTS},
+                                           ['--use=cpu', '--use', 'network']), 0, passed=2)
+
+    def test_use_replaces_environment(self):
+        result = self.run_pytest({'test_use.py': USE_TESTS}, ['--use=all,-network'],
+                                 env={support.USE_ENV_VAR: 'network'})
+        self.assertOutcome(result, 0, passed=1, skipped=1)
+
+    def test_environment_alone_enables_resource(self):
+        result = self.run_pytest({'test_use.py': USE_TESTS}, env={support.USE_ENV_VAR: 'all'})
+        self.assertOutcome(result, 0, passed=2)
+
+    @needs_xdist
+    def test_use_reaches_xdist_workers(self):
+        result = self.run_pytest({'test_use.py': USE_TESTS},
+                                 ['-n', '2', '-p', 'xdist', '--use=network', '-s'])
+        self.assertOutcome(result, 0, passed=2)
+
+
+class _FakePluginManager(object):
+    def __init__(self):
+        self.registered = {}
+
+    def has_plugin(self, name):
+        return name in self.registered
+
+    def register(self, plugin, name):
+        self.registered[name] = plugin
+
+
+class _FakeConfig(object):
+    def __init__(self, use):
+        self.use = use
+        self.lines = []
+        self.pluginmanager = _FakePluginManager()
+
+    def getoption(self, name):
+        assert name == 'testsupport_use', name
+        return self.use
+
+    def addinivalue_line(self, name, line):
+        self.lines.append((name, line))
+
+
+@needs_pytest
+class ConfigureTest(unittest.TestCase):
+
+    def setUp(self):
+        saved = os.environ.get(support.USE_ENV_VAR)
+        if saved is None:
+            self.addCleanup(os.environ.pop, support.USE_ENV_VAR, None)
+        else:
+            self.addCleanup(os.environ.__setitem__, support.USE_ENV_VAR, saved)
+
+    def test_unconfigure_restores_previous_value(self):
+        os.environ[support.USE_ENV_VAR] = 'cpu'
+        config = _FakeConfig(['network', 'urlfetch'])
+        pytest_plugin.pytest_configure(config)
+        self.assertEqual(os.environ[support.USE_ENV_VAR], 'network,urlfetch')
+        pytest_plugin.pytest_unconfigure(config)
+        self.assertEqual(os.environ[support.USE_ENV_VAR], 'cpu')
+
+    def test_unconfigure_removes_variable_it_added(self):
+        os.environ.pop(support.USE_ENV_VAR, None)
+        config = _FakeConfig(['network'])
+        pytest_plugin.pytest_configure(config)
+        pytest_plugin.pytest_unconfigure(config)
+        self.assertNotIn(support.USE_ENV_VAR, os.environ)
+
+    def test_without_option_environment_untouched(self):
+        os.environ[support.USE_ENV_VAR] = 'cpu'
+        config = _FakeConfig(None)
+        pytest_plugin.pytest_configure(config)
+        pytest_plugin.pytest_unconfigure(config)
+        self.assertEqual(os.environ[support.USE_ENV_VAR], 'cpu')
+
+    def test_configure_twice_registers_fixtures_once(self):
+        config = _FakeConfig(None)
+        pytest_plugin.pytest_configure(config)
+        pytest_plugin.pytest_configure(config)
+        self.assertEqual(list(config.pluginmanager.registered), ['testsupport-fixtures'])
+        self.assertEqual(len(config.lines), 4)
+
+
+RIVAL_PLUGIN = '''
+import pytest
+
+
+@pytest.fixture
+def unused_tcp_port():
+    return 1
+
+
+@pytest.fixture(scope='session')
+def unused_tcp_port_factory():
+    return lambda: 1
+'''
+
+RIVAL_TESTS = '''
+def test_ours_win(unused_tcp_port, unused_tcp_port_factory):
+    assert unused_tcp_port != 1
+    assert unused_tcp_port_factory() != 1
+'''
+
+CONFTEST_OVERRIDE = '''
+import pytest
+
+
+@pytest.fixture
+def unused_tcp_port():
+    return 2
+'''
+
+
+@needs_pytest
+class NameClashTest(PytestRunMixin, unittest.TestCase):
+
+    def test_ours_win_over_plugin_loaded_earlier(self):
+        files = {'rival_plugin.py': RIVAL_PLUGIN, 'test_rival.py': RIVAL_TESTS}
+        self.assertOutcome(self.run_pytest(files, ['-p', 'rival_plugin']), 0, passed=1)
+
+    def test_ours_win_over_plugin_loaded_later(self):
+        files = {'rival_plugin.py': RIVAL_PLUGIN, 'test_rival.py': RIVAL_TESTS}
+        args = ['-p', 'no:testsupport', '-p', 'testsupport.pytest_plugin', '-p', 'rival_plugin']
+        self.assertOutcome(self.run_pytest(files, args, plugin_args=()), 0, passed=1)
+
+    def test_conftest_still_overrides(self):
+        files = {'conftest.py': CONFTEST_OVERRIDE,
+                 'test_c.py': 'def test_c(unused_tcp_port):\n    assert unused_tcp_port == 2\n'}
+        self.assertOutcome(self.run_pytest(files), 0, passed=1)
+
+    def test_ours_win_over_pytest_asyncio(self):
+        try:
+            import pytest_asyncio  # noqa: F401
+        except ImportError:
+            self.skipTest('pytest-asyncio is not installed for this Python')
+        files = {'test_a.py': '''
+            from testsupport import allocator
+
+            def test_a(unused_tcp_port, unused_tcp_port_factory):
+                assert unused_tcp_port in allocator._current().unreleased()
+                assert unused_tcp_port_factory() in allocator._current().unreleased()
+            '''}
+        self.assertOutcome(self.run_pytest(files, ['-p', 'pytest_asyncio']), 0, passed=1)
+
+
+ENTRY_POINT_TESTS = '''
+def test_fixture(unused_tcp_port):
+    assert unused_tcp_port > 0
+'''
+
+
+@needs_pytest
+class EntryPointTest(PytestRunMixin, unittest.TestCase):
+    """The plugin as installed: a distribution declaring ``testsupport = testsupport.pytest_plugin``."""
+
+    def run_with_entry_point(self, plugin_args):
+        distribution = 'testsupport_entry_point_check-0.0.dist-info'
+        files = {'test_ep.py': ENTRY_POINT_TESTS}
+        directory = self.make_dir({})
+        dist_info = os.path.join(directory, distribution)
+        os.mkdir(dist_info)
+        for name, text in (('METADATA', 'Metadata-Version: 2.1\nName: '
+                                        'testsupport-entry-point-check\nVersion: 0.0\n'),
+                           ('entry_points.txt', '[pytest11]\ntestsupport = '
+                                                'testsupport.pytest_plugin\n'),
+                           ('RECORD', '')):
+            with open(os.path.join(dist_info, name), 'w') as fp:
+                fp.write(text)
+        return self.run_pytest(files, plugin_args=plugin_args,
+                               env={'PYTHONPATH': os.pathsep.join([directory, PACKAGE_PARENT])})
+
+    def test_entry_point_alone_loads_plugin(self):
+        self.assertOutcome(self.run_with_entry_point([]), 0, passed=1)
+
+    def test_p_with_entry_point_name_loads_once(self):
+        self.assertOutcome(self.run_with_entry_point(['-p', 'testsupport']), 0, passed=1)
+
+    def test_p_with_module_name_and_entry_point_clash(self):
+        status, output = self.run_with_entry_point(['-p', 'testsupport.pytest_plugin'])
+        self.assertNotEqual(status, 0, output)
+        self.assertIn('Plugin already registered', output)
+
+
+XDIST_SERVER_TEST = '''
+import contextlib
+import importlib
+import socket
+
+import pytest
+
+from testsupport import _compat
+
+socketserver = importlib.import_module(_compat.socketserver_name)
+
+
+class Echo(socketserver.BaseRequestHandler):
+    def handle(self):
+        self.request.sendall(self.request.recv(100))
+
+
+class Server(socketserver.TCPServer):
+    allow_reuse_address = False
+
+
+@pytest.mark.parametrize('n', range(%(count)d))
+def test_server(n, unused_tcp_port, start_server_thread):
+    served = start_server_thread(Server(('127.0.0.1', unused_tcp_port), Echo))
+    client = socket.create_connection(served.address, 10)
+    with contextlib.closing(client):
+        client.sendall(b'x')
+        assert client.recv(10) == b'x'
+'''
+
+
+@needs_pytest
+@needs_xdist
+class XdistServersTest(PytestRunMixin, unittest.TestCase):
+    """A small version of benchmarks/bench_xdist.py: no address-in-use error under -n 4."""
+
+    def test_servers_on_allocated_ports_never_collide(self):
+        count = 200
+        result = self.run_pytest({'test_many.py': XDIST_SERVER_TEST % {'count': count}},
+                                 ['-n', '4', '-p', 'xdist'])
+        output = self.assertOutcome(result, 0, passed=count)
+        self.assertNotIn('Address already in use', output)
+
+
+class OutcomeParserTest(unittest.TestCase):
+
+    def test_pytest_4_line(self):
+        self.assertEqual(outcome('x\n===== 2 passed, 1 skipped in 0.03 seconds =====\n'),
+                         {'passed': 2, 'skipped': 1})
+
+    def test_pytest_7_line_with_errors(self):
+        self.assertEqual(outcome('== 1 failed, 3 passed, 2 errors in 1.20s ==\n'),
+                         {'failed': 1, 'passed': 3, 'error': 2})
+
+    def test_no_line(self):
+        self.assertEqual(outcome('ERROR: usage\n'), {})
+

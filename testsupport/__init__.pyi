@@ -1,0 +1,22 @@
+from .socket_helper import (
+    HOST as HOST,
+    HOSTv4 as HOSTv4,
+    HOSTv6 as HOSTv6,
+    IPV6_ENABLED as IPV6_ENABLED,
+    bind_port as bind_port,
+    bind_unix_socket as bind_unix_socket,
+    create_unix_domain_name as create_unix_domain_name,
+    find_unused_port as find_unused_port,
+    get_socket_conn_refused_errs as get_socket_conn_refused_errs,
+    skip_if_tcp_blackhole as skip_if_tcp_blackhole,
+    skip_unless_bind_unix_socket as skip_unless_bind_unix_socket,
+    transient_internet as transient_internet,
+)
+from .support import (
+    ResourceDenied as ResourceDenied,
+    TestFailed as TestFailed,
+    is_resource_enabled as is_resource_enabled,
+    requires as requires,
+)
+
+__version__: str
