@@ -1,13 +1,15 @@
 """The ``python -m testsupport`` command line.
 
 ``info [--json]`` reports what the platform shim found on this machine: the
-first thing to run, and what to paste into a bug report.
+first thing to run, and what to paste into a bug report. ``port [--udp]
+[--ipv6] [-n N]`` prints N leased free ports, one a line, for shell scripts.
 """
 from __future__ import absolute_import, division, print_function
 
 import argparse
 import json
 import platform as _stdlib_platform
+import socket
 import sys
 
 from . import platform_shim, socket_helper
@@ -67,7 +69,37 @@ def _parser():
     info = commands.add_parser('info', help='report IPv6, AF_UNIX, socket options, '
                                             'port ranges and a free port')
     info.add_argument('--json', action='store_true', help='print a JSON object')
+    port = commands.add_parser('port', help='print free ports, one a line, leased for '
+                                            'TESTSUPPORT_PORT_LEASE seconds')
+    port.add_argument('--udp', action='store_true', help='UDP ports (default: TCP)')
+    port.add_argument('--ipv6', action='store_true', help='bindable on ::1 (default: 127.0.0.1)')
+    port.add_argument('-n', type=_positive_int, default=1, metavar='N',
+                      help='how many ports (default: 1)')
     return parser
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError('expected a whole number of ports >= 1, got %r' % text)
+    return value
+
+
+def _print_ports(args, out):
+    """The ``port`` command: lease ports beyond this process and print them."""
+    from . import allocator
+    family = socket.AF_INET6 if args.ipv6 else socket.AF_INET
+    socktype = socket.SOCK_DGRAM if args.udp else socket.SOCK_STREAM
+    try:
+        ports = allocator._detached_ports(args.n, family, socktype)
+    except (ValueError, socket.error) as exc:
+        sys.stderr.write('python -m testsupport port: error: %s\n' % (exc,))
+        return 1
+    out.write(''.join('%d\n' % port for port in ports))
+    return 0
 
 
 def main(argv=None, stdout=None):
@@ -80,6 +112,8 @@ def main(argv=None, stdout=None):
         return exc.code
     if args.command == 'info':
         return _print_info(args.json, out)
+    if args.command == 'port':
+        return _print_ports(args, out)
     parser.print_usage(sys.stderr)
     sys.stderr.write('python -m testsupport: error: name a command, e.g. "info"\n')
     return 2

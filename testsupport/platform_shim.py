@@ -14,6 +14,7 @@ from __future__ import absolute_import, division, print_function
 
 import errno as _errno
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -25,7 +26,19 @@ __all__ = [
     'Platform',
     'WINDOWS',
     'current',
+    'default_registry_dir',
     'detect',
+    'is_file_exists_error',
+    'is_file_missing_error',
+    'lock_fd',
+    'private_dir_problem',
+    'probe_bind',
+    'process_alive',
+    'process_start_marker',
+    'remove_quietly',
+    'remove_tree_quietly',
+    'unlock_fd',
+    'user_id',
 ]
 
 # errno names every platform describes; socket errors on Windows carry the
@@ -401,3 +414,191 @@ def remove_quietly(path):
     except (OSError, IOError) as exc:
         if exc.errno != _errno.ENOENT:
             raise
+
+
+def remove_tree_quietly(path):
+    """Remove the directory *path* and its contents; a missing one is fine.
+
+    Other errors propagate.
+    """
+    try:
+        shutil.rmtree(path)
+    except (OSError, IOError) as exc:
+        if exc.errno != _errno.ENOENT:
+            raise
+
+
+# -- Port leases (testsupport.allocator): file locks, process liveness, private
+# directories. Each OS's way is chosen from the Platform passed in; the system
+# modules are parameters, so tests describe Windows with fakes.
+
+#: GetExitCodeProcess() reports this while a Windows process runs.
+_WINDOWS_STILL_ACTIVE = 259
+#: OpenProcess() access right enough to ask for the exit code.
+_WINDOWS_QUERY_LIMITED_INFORMATION = 0x1000
+#: GetLastError() after OpenProcess() on another user's process.
+_WINDOWS_ACCESS_DENIED = 5
+#: msvcrt.locking(LK_LOCK) gives up after 10 seconds; try this many times.
+_WINDOWS_LOCK_ATTEMPTS = 6
+
+
+def is_file_exists_error(exc):
+    """True if the file-system error *exc* is EEXIST (``O_EXCL`` found a file)."""
+    return getattr(exc, 'errno', None) == _errno.EEXIST
+
+
+def is_file_missing_error(exc):
+    """True if the file-system error *exc* is ENOENT."""
+    return getattr(exc, 'errno', None) == _errno.ENOENT
+
+
+def user_id(os_module=os):
+    """The effective user id, or None where there is none (Windows)."""
+    geteuid = getattr(os_module, 'geteuid', None)
+    return geteuid() if geteuid is not None else None
+
+
+def lock_fd(platform, fd, lock_module=None):
+    """Block until this process holds the exclusive lock on the open file *fd*.
+
+    POSIX uses ``fcntl.flock(fd, LOCK_EX)``; Windows ``msvcrt.locking`` on the
+    first byte, retried while another process holds it (each try waits up to 10
+    seconds; after a minute the last error propagates). The kernel drops the
+    lock when the process dies, even by SIGKILL. *lock_module* replaces
+    ``fcntl``/``msvcrt`` (tests pass a fake).
+    """
+    if platform.name == 'windows':
+        msvcrt = lock_module or __import__('msvcrt')
+        for attempt in range(_WINDOWS_LOCK_ATTEMPTS):
+            os.lseek(fd, 0, 0)  # msvcrt locks from the current position
+            try:
+                msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
+                return
+            except (IOError, OSError):
+                if attempt == _WINDOWS_LOCK_ATTEMPTS - 1:
+                    raise
+    else:
+        fcntl = lock_module or __import__('fcntl')
+        fcntl.flock(fd, fcntl.LOCK_EX)
+
+
+def unlock_fd(platform, fd, lock_module=None):
+    """Release the lock :func:`lock_fd` took on *fd*."""
+    if platform.name == 'windows':
+        msvcrt = lock_module or __import__('msvcrt')
+        os.lseek(fd, 0, 0)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+    else:
+        fcntl = lock_module or __import__('fcntl')
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def _linux_proc_stat(pid, read_file):
+    """``(state, start_time)`` from ``/proc/<pid>/stat``, or None if unreadable."""
+    text = read_file('/proc/%d/stat' % pid)
+    if not text or ')' not in text:
+        return None
+    fields = text.rsplit(')', 1)[1].split()
+    if len(fields) < 20:
+        return None
+    return fields[0], fields[19]
+
+
+def process_start_marker(platform, pid, read_file=None):
+    """Text that changes when the process id *pid* is reused, or None.
+
+    Linux: the start time from ``/proc/<pid>/stat``. Elsewhere None: liveness
+    then rests on the pid alone, and a reused pid keeps a lease until it expires.
+    """
+    if platform.name not in ('linux', 'cygwin'):
+        return None
+    stat = _linux_proc_stat(pid, read_file or _read_file)
+    return None if stat is None else stat[1]
+
+
+def process_alive(platform, pid, start_marker=None, kill=None, read_file=None,
+                  kernel32=None):
+    """True unless process *pid* (started at *start_marker*) has certainly exited.
+
+    POSIX: ``kill(pid, 0)``; ESRCH means gone, EPERM means alive (another
+    user's). On Linux a zombie, or a different start time than *start_marker*
+    (the pid was reused), also means gone. Windows: ``OpenProcess`` and
+    ``GetExitCodeProcess`` (``os.kill`` would terminate the process there).
+    *kill*, *read_file* and *kernel32* replace ``os.kill``, file reading and
+    ``ctypes.windll.kernel32`` (tests pass fakes).
+    """
+    if platform.name == 'windows':
+        return _windows_process_alive(pid, kernel32)
+    kill = kill or os.kill
+    try:
+        kill(pid, 0)
+    except (OSError, IOError) as exc:
+        return exc.errno == _errno.EPERM
+    if platform.name in ('linux', 'cygwin'):
+        stat = _linux_proc_stat(pid, read_file or _read_file)
+        if stat is not None:
+            if stat[0] in ('Z', 'X'):
+                return False
+            if start_marker is not None and stat[1] != start_marker:
+                return False
+    return True
+
+
+def _windows_process_alive(pid, kernel32=None):
+    import ctypes
+    if kernel32 is None:
+        kernel32 = ctypes.windll.kernel32  # pragma: no cover (windows)
+    handle = kernel32.OpenProcess(_WINDOWS_QUERY_LIMITED_INFORMATION, False, pid)
+    if not handle:
+        return kernel32.GetLastError() == _WINDOWS_ACCESS_DENIED
+    try:
+        code = ctypes.c_ulong(0)
+        if not kernel32.GetExitCodeProcess(handle, ctypes.byref(code)):
+            return True
+        return code.value == _WINDOWS_STILL_ACTIVE
+    finally:
+        kernel32.CloseHandle(handle)
+
+
+def private_dir_problem(platform, path, uid, lstat=None):
+    """None if *path* is a directory that only user *uid* can write, else what is wrong.
+
+    The answer is text for an error message, e.g. ``'is owned by uid 12345, not
+    by you (uid 0)'`` or ``'is writable by group or others (mode 0777)'``. On
+    Windows (no uid; ACLs, not mode bits) only "is a directory" is checked:
+    ``%LOCALAPPDATA%`` is per-user. Errors from *lstat* (default ``os.lstat``),
+    such as a missing path, propagate.
+    """
+    import stat as _stat
+    info = (lstat or os.lstat)(path)
+    if _stat.S_ISLNK(info.st_mode):
+        return 'is a symbolic link'
+    if not _stat.S_ISDIR(info.st_mode):
+        return 'is not a directory'
+    if platform.name == 'windows' or uid is None:
+        return None
+    if info.st_uid != uid:
+        return 'is owned by uid %d, not by you (uid %d)' % (info.st_uid, uid)
+    if info.st_mode & 0o022:
+        return 'is writable by group or others (mode %04o)' % _stat.S_IMODE(info.st_mode)
+    return None
+
+
+def default_registry_dir(platform, environ, tempdir, uid, lstat=None):
+    """Where the port registry of user *uid* lives by default.
+
+    Windows: ``%LOCALAPPDATA%\\testsupport`` (the temp directory if unset).
+    Elsewhere: ``$XDG_RUNTIME_DIR/testsupport`` when that directory is set and
+    private to *uid*, else ``<tempdir>/testsupport-<uid>``.
+    """
+    if platform.name == 'windows':
+        return os.path.join(environ.get('LOCALAPPDATA') or tempdir, 'testsupport')
+    runtime = environ.get('XDG_RUNTIME_DIR')
+    if runtime:
+        try:
+            problem = private_dir_problem(platform, runtime, uid, lstat)
+        except (OSError, IOError):
+            problem = 'is missing'
+        if problem is None:
+            return os.path.join(runtime, 'testsupport')
+    return os.path.join(tempdir, 'testsupport-%s' % (uid,))

@@ -94,12 +94,19 @@ def _check_open_socket(caller, sock):
 def find_unused_port(family=socket.AF_INET, socktype=socket.SOCK_STREAM):
     """Return a port number that is free for *family* and *socktype* on loopback.
 
-    The port is found by binding a temporary socket with :func:`bind_port` and
-    closing it. Prefer :func:`bind_port` whenever you create the socket yourself:
-    the port returned here can be taken by another process before you bind it.
+    Unlike CPython's, the port is *leased* (see :mod:`testsupport.allocator`):
+    no other process using testsupport is handed it until the lease time
+    (``TESTSUPPORT_PORT_LEASE``, default 60 s) passes or this process exits, and
+    it lies outside the OS ephemeral range, so the kernel does not give it to
+    outgoing connections or to ``bind(port 0)`` callers either. Bind it soon:
+    processes not using testsupport can still take it. Prefer :func:`bind_port`
+    whenever you create the socket yourself.
+    ``TESTSUPPORT_PORT_STRATEGY=ephemeral`` restores CPython's behaviour (bind
+    port 0 with :func:`bind_port`, close, return the number).
 
     Raises ValueError for a family or type without ports (AF_UNIX, SOCK_RAW),
-    and the socket error when no socket of that family can be made or bound
+    :class:`~testsupport.allocator.NoFreePortError` when the candidate range is
+    used up, and the socket error when no socket of that family can be bound
     (e.g. AF_INET6 where IPv6 is off).
     """
     return _find_unused_port(family, socktype, platform_shim.current())
