@@ -91,6 +91,21 @@ class AllTest(unittest.TestCase):
                 continue
             self.check_module(name)
 
+    def test_top_level_surface_is_pinned(self):
+        self.assertEqual(testsupport.__all__, [
+            'HOST', 'HOSTv4', 'HOSTv6', 'IPV6_ENABLED', 'NoFreePortError',
+            'PortRegistryWarning', 'ResourceDenied', 'SocketTestMixin', 'TestFailed',
+            'WaitTimeoutError', 'bind_port', 'bind_unix_socket', 'create_unix_domain_name',
+            'find_unused_port', 'get_socket_conn_refused_errs', 'is_resource_enabled',
+            'release_port', 'requires', 'reserve_port', 'reserved_port', 'skip_if_tcp_blackhole',
+            'skip_unless_bind_unix_socket', 'transient_internet', 'wait_for_port',
+            'wait_for_port_free'])
+
+    def test_socket_helper_surface_is_cpython_3_13s_plus_one(self):
+        self.assertEqual(sorted(set(socket_helper.__all__) - set(SOCKET_HELPER_NAMES)),
+                         ['can_bind_unix_socket'])
+        self.assertEqual(sorted(set(SOCKET_HELPER_NAMES) - set(socket_helper.__all__)), [])
+
     def test_top_level_serves_the_old_spelling(self):
         for name in ('HOST', 'HOSTv6', 'IPV6_ENABLED', 'bind_port', 'find_unused_port',
                      'transient_internet', 'TestFailed', 'ResourceDenied', 'requires'):

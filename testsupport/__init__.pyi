@@ -1,3 +1,16 @@
+from .allocator import (
+    NoFreePortError as NoFreePortError,
+    PortRegistryWarning as PortRegistryWarning,
+    release_port as release_port,
+    reserve_port as reserve_port,
+    reserved_port as reserved_port,
+)
+from .mixin import SocketTestMixin as SocketTestMixin
+from .servers import (
+    WaitTimeoutError as WaitTimeoutError,
+    wait_for_port as wait_for_port,
+    wait_for_port_free as wait_for_port_free,
+)
 from .socket_helper import (
     HOST as HOST,
     HOSTv4 as HOSTv4,
