@@ -43,6 +43,27 @@ class InfoTest(unittest.TestCase):
         self.assertTrue(0 < low <= high <= 65535)
         self.assertTrue(0 < data['free_tcp_port'] <= 65535)
 
+    def test_reports_the_allocator_settings(self):
+        status, out = run_main(['info', '--json'])
+        data = json.loads(out)
+        self.assertEqual(data['port_strategy'], 'registry')
+        self.assertTrue(os.path.isabs(data['port_registry']))
+        self.assertGreater(data['port_lease_seconds'], 0)
+        low, high = data['port_range']
+        self.assertTrue(1024 <= low <= high < data['ephemeral_port_range'][0]
+                        or high > data['ephemeral_port_range'][1])
+
+    def test_bad_port_variable_is_reported_with_status_1(self):
+        old = os.environ.get('TESTSUPPORT_PORT_RANGE')
+        self.addCleanup(_restore_env, 'TESTSUPPORT_PORT_RANGE', old)
+        os.environ['TESTSUPPORT_PORT_RANGE'] = 'bogus'
+        status, out = run_main(['info'])
+        self.assertEqual(status, 1)
+        message = ("TESTSUPPORT_PORT_RANGE is 'bogus'; expected LOW-HIGH with 1 <= LOW <= "
+                   "HIGH <= 65535, e.g. 20000-29999")
+        self.assertIn('port_config_error:     ' + message, out)
+        self.assertIn('free_tcp_port:         error: ' + message, out)
+
     def test_no_command_is_a_usage_error(self):
         status, out = run_main([])
         self.assertEqual(status, 2)
@@ -73,3 +94,10 @@ class EndToEndTest(unittest.TestCase):
         out, err = proc.communicate()
         self.assertEqual(proc.returncode, 0, err)
         self.assertEqual(json.loads(out.decode('utf-8'))['testsupport'], testsupport.__version__)
+
+
+def _restore_env(name, value):
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value

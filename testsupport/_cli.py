@@ -12,7 +12,7 @@ import platform as _stdlib_platform
 import socket
 import sys
 
-from . import platform_shim, socket_helper
+from . import allocator, platform_shim, socket_helper
 
 __all__ = ['main']
 
@@ -41,15 +41,25 @@ def info_report():
         ('so_exclusiveaddruse', plat.so_exclusiveaddruse is not None),
         ('ephemeral_port_range', [low, high]),
         ('tcp_blackhole', socket_helper.tcp_blackhole()),
-        ('free_tcp_port', socket_helper.find_unused_port()),
+    ] + allocator._describe() + [
+        ('free_tcp_port', _free_port()),
     ]
+
+
+def _free_port():
+    """A leased free TCP port, or the error text when none can be had."""
+    try:
+        return socket_helper.find_unused_port()
+    except (ValueError, socket.error) as exc:
+        return 'error: %s' % (exc,)
 
 
 def _print_info(as_json, out):
     report = info_report()
+    status = 1 if 'port_config_error' in dict(report) else 0
     if as_json:
         out.write(json.dumps(dict(report), sort_keys=True, indent=2) + '\n')
-        return 0
+        return status
     for key, value in report:
         if isinstance(value, bool):
             value = _yes_no(value)
@@ -58,7 +68,7 @@ def _print_info(as_json, out):
         elif value is None:
             continue
         out.write('%-22s %s\n' % (key + ':', value))
-    return 0
+    return status
 
 
 def _parser():
@@ -90,7 +100,6 @@ def _positive_int(text):
 
 def _print_ports(args, out):
     """The ``port`` command: lease ports beyond this process and print them."""
-    from . import allocator
     family = socket.AF_INET6 if args.ipv6 else socket.AF_INET
     socktype = socket.SOCK_DGRAM if args.udp else socket.SOCK_STREAM
     try:

@@ -173,6 +173,24 @@ def _config(environ, platform):
     return _Config(port_range, directory, lease)
 
 
+def _describe(environ=None):
+    """The allocator settings in force, as ``[(key, value)]`` for ``info``.
+
+    A bad ``TESTSUPPORT_PORT_*`` variable is reported as the ValueError's text.
+    """
+    environ = os.environ if environ is None else environ
+    try:
+        strategy = _strategy(environ)
+        config = _config(environ, platform_shim.current())
+    except ValueError as exc:
+        return [('port_config_error', str(exc))]
+    port_range = config.port_range
+    return [('port_strategy', strategy),
+            ('port_range', 'kernel' if port_range is None else list(port_range)),
+            ('port_registry', config.directory),
+            ('port_lease_seconds', config.lease_seconds)]
+
+
 # -- warnings ---------------------------------------------------------------
 
 _warned = set()
