@@ -32,35 +32,8 @@ sys.path.insert(0, os.path.dirname(HERE))
 
 import testsupport  # noqa: E402  (after the path set-up)
 
-TEST_SOURCE = '''
-import contextlib
-import importlib
-import socket
-
-import pytest
-
-from testsupport import _compat
-
-socketserver = importlib.import_module(_compat.socketserver_name)
-
-
-class Echo(socketserver.BaseRequestHandler):
-    def handle(self):
-        self.request.sendall(self.request.recv(100))
-
-
-class Server(socketserver.TCPServer):
-    allow_reuse_address = False  # as tests should: a port in use must fail
-
-
-@pytest.mark.parametrize('n', range(%(count)d))
-def test_server(n, unused_tcp_port, start_server_thread):
-    served = start_server_thread(Server(('127.0.0.1', unused_tcp_port), Echo))
-    client = socket.create_connection(served.address, 10)
-    with contextlib.closing(client):
-        client.sendall(b'x')
-        assert client.recv(10) == b'x'
-'''
+# The same server test the suite runs at -n 4 (tests/test_pytest_plugin.py).
+from tests.test_pytest_plugin import XDIST_SERVER_TEST as TEST_SOURCE  # noqa: E402
 
 ADDRESS_IN_USE = re.compile(r'Address already in use|EADDRINUSE|\[Errno 98\]|\[Errno 48\]|'
                             r'\[WinError 10048\]')

@@ -1,12 +1,36 @@
 """Small tools the test modules share: descriptor counting, temp-dir snapshots."""
 from __future__ import absolute_import, division, print_function
 
+import importlib
 import os
 import socket
 import tempfile
-import unittest
+
+from testsupport import _compat
+
+socketserver = importlib.import_module(_compat.socketserver_name)
 
 _FD_DIR = '/proc/self/fd' if os.path.isdir('/proc/self/fd') else '/dev/fd'
+
+
+def fd_count():
+    """How many file descriptors this process has open."""
+    return len(open_fds())
+
+
+def is_closed(sock):
+    """True if *sock* has been closed."""
+    try:
+        return sock.fileno() == -1
+    except _compat.OS_ERRORS:  # 2.7: a closed socket raises EBADF
+        return True
+
+
+class EchoHandler(socketserver.BaseRequestHandler):
+    """Send back what one recv() got."""
+
+    def handle(self):
+        self.request.sendall(self.request.recv(1024))
 
 
 def open_fds():
@@ -47,7 +71,3 @@ def new_socket(testcase, family=socket.AF_INET, type=socket.SOCK_STREAM):
     sock = socket.socket(family, type)
     testcase.addCleanup(sock.close)
     return sock
-
-
-requires_linux = unittest.skipUnless(os.path.isdir('/proc/self/fd'),
-                                     'counts descriptors through /proc (Linux)')

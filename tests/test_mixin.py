@@ -16,24 +16,9 @@ import unittest
 import testsupport.mixin
 from testsupport import _compat, platform_shim, servers, socket_helper, support
 from testsupport.mixin import SocketTestMixin
+from tests.helpers import EchoHandler, fd_count, is_closed
 
 socketserver = importlib.import_module(_compat.socketserver_name)
-
-
-def fd_count():
-    return len(os.listdir('/proc/self/fd'))
-
-
-def is_closed(sock):
-    try:
-        return sock.fileno() == -1
-    except _compat.OS_ERRORS:  # 2.7: a closed socket raises EBADF
-        return True
-
-
-class EchoHandler(socketserver.BaseRequestHandler):
-    def handle(self):
-        self.request.sendall(self.request.recv(1024))
 
 
 def allocate_everything(case, made):

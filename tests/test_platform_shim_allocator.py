@@ -9,7 +9,6 @@ import ctypes
 import errno
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile

@@ -586,7 +586,7 @@ class Echo(socketserver.BaseRequestHandler):
 
 
 class Server(socketserver.TCPServer):
-    allow_reuse_address = False
+    allow_reuse_address = False  # as tests should: a port in use must fail
 
 
 @pytest.mark.parametrize('n', range(%(count)d))

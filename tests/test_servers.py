@@ -10,26 +10,10 @@ import unittest
 
 from testsupport import _compat, platform_shim, servers, socket_helper, support
 from tests.fakes import FakeSocket, FakeSocketError
+from tests.helpers import EchoHandler, fd_count, is_closed
 
 socketserver = importlib.import_module(_compat.socketserver_name)
 http_server = importlib.import_module(_compat.http_server_name)
-
-
-def fd_count():
-    return len(os.listdir('/proc/self/fd'))
-
-
-def is_closed(sock):
-    try:
-        return sock.fileno() == -1
-    except _compat.OS_ERRORS:  # 2.7: a closed socket raises EBADF
-        return True
-
-
-class EchoHandler(socketserver.BaseRequestHandler):
-    def handle(self):
-        data = self.request.recv(1024)
-        self.request.sendall(data)
 
 
 class FakeClock(object):

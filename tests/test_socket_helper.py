@@ -25,7 +25,7 @@ from testsupport.socket_helper import (
     transient_internet,
 )
 from tests.fakes import FakeSocket, FakeSocketError
-from tests.helpers import FdLeakMixin, new_socket, refusing_port, requires_linux
+from tests.helpers import FdLeakMixin, new_socket, refusing_port
 
 LINUX = platform_shim.LINUX
 WINDOWS = platform_shim.WINDOWS
