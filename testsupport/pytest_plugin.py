@@ -9,7 +9,7 @@ else does. It adds:
   (:mod:`testsupport.allocator`): a port is leased until the fixture's
   teardown, so no other test, worker or process is handed it meanwhile;
 - ``tcp_listener``, ``udp_socket``, ``unix_socket_path`` and
-  ``server_thread``: the mixin's conveniences, made by :mod:`testsupport.servers`
+  ``start_server_thread``: the mixin's conveniences, made by :mod:`testsupport.servers`
   and closed, removed or stopped at teardown;
 - the markers ``requires_ipv6`` and ``requires_unix_socket``, which skip a test
   where IPv6 on loopback or AF_UNIX binds do not work, naming the reason;
