@@ -69,9 +69,12 @@ class PortCommandTest(unittest.TestCase):
         for key in list(allocator._state):
             if key[2] == self.directory:
                 allocator._state.pop(key).close()  # what happens at exit
-        self.assertEqual(self.leases(), ['%d.lease' % (port // 32 * 32)])
-        with open(os.path.join(self.directory, self.leases()[0])) as fp:
-            self.assertTrue(fp.read().endswith(' detached\n'))
+        # The port's block is still claimed. (Blocks whose ports were all busy,
+        # e.g. in TIME_WAIT after other tests, may have been claimed on the way.)
+        self.assertIn('%d.lease' % (port // 32 * 32), self.leases())
+        for name in self.leases():
+            with open(os.path.join(self.directory, name)) as fp:
+                self.assertTrue(fp.read().endswith(' detached\n'), name)
 
     def test_udp_ipv6(self):
         family = socket.AF_INET6 if socket_helper.IPV6_ENABLED else socket.AF_INET
