@@ -254,6 +254,20 @@ class MethodsTest(SocketTestMixin, unittest.TestCase):
         self.assertEqual(self.bind_unix_socket(sock, path), path)
         self.assertEqual(sock.getsockname(), path)
 
+    def test_bind_unix_socket_removes_a_given_file_at_cleanup(self):
+        self.skip_unless_bind_unix_socket()
+        path = socket_helper.create_unix_domain_name()  # not in a mixin directory
+
+        class Inner(SocketTestMixin, unittest.TestCase):
+            def test_bind(self):
+                self.bind_unix_socket(self.make_socket(socket.AF_UNIX), path)
+
+        for _ in range(2):  # a second run would fail with EADDRINUSE on a stale file
+            result = unittest.TestResult()
+            Inner('test_bind').run(result)
+            self.assertTrue(result.wasSuccessful(), result.errors)
+            self.assertFalse(os.path.exists(path))
+
     def test_start_server_thread_echoes(self):
         server = socketserver.TCPServer((socket_helper.HOST, 0), EchoHandler)
         host, port = self.start_server_thread(server)

@@ -111,6 +111,8 @@ class ServerThreadTest(ServersTestCase):
         server = socketserver.TCPServer((socket_helper.HOST, 0), EchoHandler)
         served = servers.start_server_thread(server)
         self.assertEqual(served.address, server.server_address[:2])
+        host, port = served  # unpacks like the mixin's (host, port)
+        self.assertEqual((host, port), served.address)
         self.assertTrue(served.thread.daemon)
         client = self.close_later(socket.create_connection(served.address,
                                                            support.LOOPBACK_TIMEOUT))

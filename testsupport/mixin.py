@@ -23,7 +23,7 @@ from __future__ import absolute_import, division, print_function
 import socket
 import unittest
 
-from . import servers, socket_helper, support
+from . import platform_shim, servers, socket_helper, support
 
 __all__ = ['SocketTestMixin']
 
@@ -92,13 +92,16 @@ class SocketTestMixin(object):
     def bind_unix_socket(self, sock, addr=None):
         """Bind the AF_UNIX socket *sock* to *addr* and return *addr*.
 
-        *addr* None means a fresh :meth:`unix_socket_path` (removed at cleanup).
-        Skips the test (``unittest.SkipTest``) where the platform or the
-        filesystem refuses AF_UNIX binds, naming the error.
+        *addr* None means a fresh :meth:`unix_socket_path` (removed at cleanup
+        with its directory); a path you pass is removed at cleanup once the bind
+        has created it. Skips the test (``unittest.SkipTest``) where the
+        platform or the filesystem refuses AF_UNIX binds, naming the error.
         """
         if addr is None:
             addr = self.unix_socket_path()
         socket_helper.bind_unix_socket(sock, addr)
+        if addr[:1] not in (b'\0', '\0'):  # a Linux abstract name has no file to remove
+            self.addCleanup(platform_shim.remove_quietly, addr)
         return addr
 
     def start_server_thread(self, server):

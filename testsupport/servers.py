@@ -178,6 +178,10 @@ class ServerThread(object):
                                        name='testsupport server %s' % (self.address,))
         self.thread.daemon = True
 
+    def __iter__(self):
+        """Unpack as ``host, port = start_server_thread(server)``, like the mixin's result."""
+        return iter(self.address)
+
     def __repr__(self):
         return '<ServerThread %s %s>' % (self.server.__class__.__name__,
                                          _format_address(*self.address))

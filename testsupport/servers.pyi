@@ -1,7 +1,7 @@
 import socket
 import threading
 from socketserver import BaseServer
-from typing import Optional, Tuple
+from typing import Iterator, Optional, Tuple, Union
 
 DEFAULT_POLL_INTERVAL: float
 
@@ -16,6 +16,7 @@ class ServerThread:
     thread: threading.Thread
     def __init__(self, server: BaseServer, poll_interval: float = ...) -> None: ...
     def start(self) -> Tuple[str, int]: ...
+    def __iter__(self) -> Iterator[Union[str, int]]: ...
     def stop(self, timeout: Optional[float] = ...) -> None: ...
 
 def make_listener(family: int = ..., host: Optional[str] = ..., backlog: int = ...) -> socket.socket: ...
