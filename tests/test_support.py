@@ -71,6 +71,24 @@ class RequiresTest(EnvMixin, unittest.TestCase):
                          "Use of the 'network' resource not enabled; set TESTSUPPORT_USE=network "
                          "(or pass --use=network to pytest) to run this test")
 
+    def test_hint_keeps_resources_already_enabled(self):
+        self.set_use('urlfetch')
+        with self.assertRaises(ResourceDenied) as cm:
+            requires('network')
+        self.assertEqual(str(cm.exception),
+                         "Use of the 'network' resource not enabled; add it to TESTSUPPORT_USE "
+                         "(now 'urlfetch'), e.g. TESTSUPPORT_USE=urlfetch,network, or pass "
+                         "--use=urlfetch,network to pytest to run this test")
+
+    def test_hint_names_the_module_attribute_when_set(self):
+        self.set_use(None)
+        self.addCleanup(setattr, support, 'use_resources', support.use_resources)
+        support.use_resources = ['cpu']
+        with self.assertRaises(ResourceDenied) as cm:
+            requires('network')
+        self.assertIn("add it to testsupport.support.use_resources (now ['cpu'])",
+                      str(cm.exception))
+
     def test_custom_message(self):
         self.set_use(None)
         with self.assertRaises(ResourceDenied) as cm:

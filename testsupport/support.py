@@ -116,6 +116,16 @@ def requires(resource, msg=None):
     """
     if not is_resource_enabled(resource):
         if msg is None:
-            msg = ('Use of the %r resource not enabled; set %s=%s (or pass --use=%s '
-                   'to pytest) to run this test' % (resource, USE_ENV_VAR, resource, resource))
+            msg = 'Use of the %r resource not enabled; ' % (resource,)
+            current = os.environ.get(USE_ENV_VAR, '').strip()
+            if use_resources is not None:
+                msg += 'add it to testsupport.support.use_resources (now %r)' % (use_resources,)
+            elif current:
+                msg += ('add it to %s (now %r), e.g. %s=%s,%s, or pass --use=%s,%s to pytest'
+                        % (USE_ENV_VAR, current, USE_ENV_VAR, current, resource,
+                           current, resource))
+            else:
+                msg += ('set %s=%s (or pass --use=%s to pytest)'
+                        % (USE_ENV_VAR, resource, resource))
+            msg += ' to run this test'
         raise ResourceDenied(msg)
