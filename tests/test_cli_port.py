@@ -1,6 +1,7 @@
 """Tests for ``python -m testsupport port``."""
 from __future__ import absolute_import, division, print_function
 
+import contextlib
 import io
 import os
 import shutil
@@ -98,6 +99,18 @@ class PortCommandTest(unittest.TestCase):
         self.assertEqual(err, 'python -m testsupport port: error: TESTSUPPORT_PORT_RANGE is '
                               '\'lots\'; expected LOW-HIGH with 1 <= LOW <= HIGH <= 65535, e.g. '
                               '20000-29999, or "kernel" for kernel-assigned ports\n')
+
+    def test_too_few_ports_prints_none_and_keeps_none_leased(self):
+        sock = socket.socket()
+        with contextlib.closing(sock):
+            sock.bind((socket_helper.HOST, 0))  # not find_unused_port: that would lease here
+            low = sock.getsockname()[1] // 32 * 32  # 4 ports inside one block
+        self.set_env(allocator.RANGE_ENV_VAR, '%d-%d' % (low, low + 3))
+        status, out, err = run_main(['port', '-n', '6'])
+        self.assertEqual((status, out), (1, ''))
+        self.assertIn('python -m testsupport port: error: ', err)
+        self.assertIn('no free port in %d-%d' % (low, low + 3), err)
+        self.assertEqual(self.leases(), [])
 
     def test_end_to_end(self):
         env = dict(os.environ, PYTHONPATH=ROOT)

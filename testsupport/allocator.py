@@ -490,12 +490,16 @@ class _Allocator(object):
         return sorted(p for p, lease in self._leases.items()
                       if lease.reserved and lease.expiry > now)
 
-    def close(self):
-        """Give up every block (at exit; detached leases stay until they expire)."""
+    def close(self, keep_detached=True):
+        """Give up every block (at exit; detached leases stay until they expire).
+
+        ``keep_detached=False`` gives up a detached allocator's blocks too (a
+        ``port`` command that failed half-way hands back what it took).
+        """
         blocks, self._blocks = self._blocks, {}
         self._free.clear()
         self._leases.clear()
-        if self.detached:
+        if self.detached and keep_detached:
             return
         for block in blocks.values():
             try:
@@ -769,4 +773,14 @@ def _detached_ports(count, family, socktype, environ=None):
         return [_kernel_port(family, socktype, socket_helper.HOST, platform)
                 for _ in range(count)]
     allocator = _current(environ, detached=True)
-    return [allocator.allocate(family, socktype, None, False, 'port') for _ in range(count)]
+    ports = []
+    try:
+        for _ in range(count):
+            ports.append(allocator.allocate(family, socktype, None, False, 'port'))
+    except BaseException:
+        # All or nothing: a script gets every port it asked for, or none stays leased.
+        for key in [k for k, v in _state.items() if v is allocator]:
+            del _state[key]
+        allocator.close(keep_detached=False)
+        raise
+    return ports
