@@ -43,7 +43,7 @@ def random_range(blocks=1):
                                  high // allocator.BLOCK_SIZE - blocks)
         ports = range(first * allocator.BLOCK_SIZE, (first + blocks) * allocator.BLOCK_SIZE)
         if all(allocator._bind_error(socket.AF_INET, socket.SOCK_STREAM, socket_helper.HOST,
-                                     port, PLATFORM) is None for port in ports):
+                                     port, PLATFORM, 'test') is None for port in ports):
             break
     return (ports[0], ports[-1])
 
@@ -536,6 +536,19 @@ class PublicApiTest(AllocatorTestCase):
         allocator.release_port(port)
         self.assertIn('%d.lease' % (port // 32 * 32), self.lease_files(self.directory))
         self.assertNotIn(port, allocator._current()._leases)
+
+    def test_release_of_a_non_int_raises_type_error(self):
+        with self.assertRaises(TypeError) as cm:
+            allocator.release_port('8080')
+        self.assertEqual(str(cm.exception), "release_port(): port must be an int that "
+                                            "reserve_port() returned, got str '8080'")
+
+    def test_unresolvable_host_names_caller_and_host(self):
+        with self.assertRaises(socket.gaierror) as cm:
+            allocator.reserve_port(socket.AF_INET, socket.SOCK_STREAM, '::1')
+        self.assertIn("reserve_port(): cannot resolve host '::1' for AF_INET: ",
+                      str(cm.exception))
+        self.assertIn("'::1' is an IPv6 address and the socket is AF_INET", str(cm.exception))
 
     def test_reserved_port_releases_on_exit(self):
         with allocator.reserved_port(socket.AF_INET, socket.SOCK_DGRAM) as port:

@@ -342,8 +342,8 @@ class SkipMethodsTest(SocketTestMixin, unittest.TestCase):
         self.set_module_value(support, 'use_resources', set())
         with self.assertRaises(support.ResourceDenied) as cm:
             self.requires('network')
-        self.assertIn("Use of the 'network' resource not enabled; set TESTSUPPORT_USE=network",
-                      str(cm.exception))
+        self.assertIn("Use of the 'network' resource not enabled; add it to "
+                      "testsupport.support.use_resources", str(cm.exception))
 
     def test_requires_passes_when_enabled(self):
         self.set_module_value(support, 'use_resources', set(['network']))

@@ -206,6 +206,43 @@ class BindPortTest(FdLeakMixin, unittest.TestCase):
             "bind_port(): cannot resolve host 'no-such-host.invalid' for AF_INET: Name or "
             "service not known; pass an IP address such as HOST ('127.0.0.1') or HOSTv6 ('::1')")
 
+    def test_ipv6_address_on_inet_socket_says_so(self):
+        sock = new_socket(self)
+        _, exc = self.assertNoFdLeak(bind_port, sock, '::1')
+        self.assertIsInstance(exc, socket.gaierror)
+        self.assertIn("bind_port(): cannot resolve host '::1' for AF_INET: ", str(exc))
+        self.assertIn("'::1' is an IPv6 address and the socket is AF_INET: create the "
+                      "socket with socket.AF_INET6, or pass an IPv4 host such as HOST "
+                      "('127.0.0.1')", str(exc))
+
+    @requires_ipv6
+    def test_explicit_ipv4_address_on_ipv6_socket_is_an_error(self):
+        sock = new_socket(self, socket.AF_INET6)
+        literal = '.'.join(['127', '0', '0', '1'])  # equal to HOST, but not HOST itself
+        with self.assertRaises(socket.error) as cm:
+            bind_port(sock, literal)
+        if isinstance(cm.exception, socket.gaierror):  # 3.x; 2.7 maps it to ::ffff:127.0.0.1
+            self.assertIn("'127.0.0.1' is an IPv4 address and the socket is AF_INET6: create "
+                          "the socket with socket.AF_INET, or pass an IPv6 host such as HOSTv6 "
+                          "('::1')", str(cm.exception))
+        else:
+            self.assertEqual(cm.exception.errno, errno.EADDRNOTAVAIL)
+
+    @requires_ipv6
+    def test_host_constant_on_ipv6_socket_means_ipv6_loopback(self):
+        sock = new_socket(self, socket.AF_INET6)
+        port = bind_port(sock, HOST)
+        self.assertEqual(sock.getsockname()[:2], (HOSTv6, port))
+
+    def test_family_of_wrong_type_raises_type_error(self):
+        _, exc = self.assertNoFdLeak(find_unused_port, 'x')
+        self.assertIsInstance(exc, TypeError)
+        self.assertEqual(str(exc), "find_unused_port(): family must be an int such as "
+                                   "socket.AF_INET, got str 'x'")
+        _, exc = self.assertNoFdLeak(find_unused_port, socket.AF_INET, 'tcp')
+        self.assertEqual(str(exc), "find_unused_port(): socktype must be an int such as "
+                                   "socket.SOCK_STREAM, got str 'tcp'")
+
     def test_address_in_use_propagates_and_socket_stays_open(self):
         taken = new_socket(self)
         port = bind_port(taken)

@@ -454,7 +454,7 @@ class _Allocator(object):
                 block = self._blocks.get(port // BLOCK_SIZE)
                 if block is None or port in self._leases:
                     continue  # its block was lost, or a duplicate entry of a leased port
-                error = _bind_error(family, socktype, host, port, self.platform)
+                error = _bind_error(family, socktype, host, port, self.platform, caller)
                 if error is not None:
                     last_error = error
                     self._free.append(port)  # bound by a non-cooperating process
@@ -637,12 +637,16 @@ class _Allocator(object):
                 if low <= p <= high]
 
 
-def _bind_error(family, socktype, host, port, platform):
-    """None if *port* can be bound on *host* now; the error if it is taken or reserved."""
+def _bind_error(family, socktype, host, port, platform, caller):
+    """None if *port* can be bound on *host* now; the error if it is taken or reserved.
+
+    Other errors propagate: an unresolvable *host* as ``socket_helper``'s
+    explained ``gaierror`` naming *caller*.
+    """
     sock = socket.socket(family, socktype)
     try:
         platform.make_exclusive(sock)
-        sock.bind((host, port))
+        socket_helper._bind(sock, host, port, caller, platform)
     except _compat.OS_ERRORS as exc:
         if platform.is_address_taken(exc):
             return exc
@@ -740,6 +744,9 @@ def release_port(port):
     for a port this process never leased. A no-op under
     ``TESTSUPPORT_PORT_STRATEGY=ephemeral``.
     """
+    if isinstance(port, bool) or not isinstance(port, _compat.integer_types):
+        raise TypeError('release_port(): port must be an int that reserve_port() returned, '
+                        'got %s %r' % (type(port).__name__, port))
     if _strategy(os.environ) == 'ephemeral':
         return
     _current().release(port, 'release_port')

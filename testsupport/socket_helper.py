@@ -65,8 +65,17 @@ def _family_name(family, platform):
     return _FAMILY_NAMES.get(family, 'family %d' % (family,))
 
 
+def _check_int(caller, what, value, example):
+    if isinstance(value, bool) or not isinstance(value, _compat.integer_types):
+        raise TypeError('%s(): %s must be an int such as %s, got %s %r'
+                        % (caller, what, example, type(value).__name__, value))
+
+
 def _check_port_family(caller, family, platform, socktype=None):
     """ValueError unless *family* (and *socktype*) are ones that have ports."""
+    _check_int(caller, 'family', family, 'socket.AF_INET')
+    if socktype is not None:
+        _check_int(caller, 'socktype', socktype, 'socket.SOCK_STREAM')
     if family not in _FAMILY_NAMES:
         hint = (', or for AF_UNIX create_unix_domain_name() for an address and '
                 'bind_unix_socket() to bind' if family == platform.af_unix else '')
@@ -124,7 +133,8 @@ def bind_port(sock, host=HOST):
     raises :class:`~testsupport.support.TestFailed` if SO_REUSEADDR or
     SO_REUSEPORT is set, because another process could then bind the same port;
     on Windows sets SO_EXCLUSIVEADDRUSE so that nobody else can. On an AF_INET6
-    socket the default *host* means ``HOSTv6``.
+    socket the default *host* (``HOST`` itself) means ``HOSTv6``; any other IPv4
+    address there is an error, as in CPython.
 
     Raises TypeError if *sock* is not a socket, ValueError if it is closed or has
     no ports (AF_UNIX), and ``socket.gaierror`` naming *host* if it does not
@@ -136,8 +146,8 @@ def bind_port(sock, host=HOST):
 def _bind_port(sock, host, platform):
     _check_open_socket('bind_port', sock)
     _check_port_family('bind_port', sock.family, platform)
-    if sock.family == socket.AF_INET6 and host == HOST:
-        host = HOSTv6
+    if sock.family == socket.AF_INET6 and host is HOST:
+        host = HOSTv6  # the default (HOST itself, not any "127.0.0.1") means loopback
     if platform.socket_type(sock) == socket.SOCK_STREAM:
         options = platform.reuse_options_set(sock)
         if options:
@@ -148,14 +158,34 @@ def _bind_port(sock, host, platform):
                 'multicast): remove the setsockopt() call'
                 % (names, 'are' if len(options) > 1 else 'is', names))
         platform.make_exclusive(sock)
-    try:
-        sock.bind((host, 0))
-    except socket.gaierror as exc:
-        raise socket.gaierror(exc.errno, 'bind_port(): cannot resolve host %r for %s: %s; '
-                              'pass an IP address such as HOST (%r) or HOSTv6 (%r)'
-                              % (host, _family_name(sock.family, platform), exc.args[-1],
-                                 HOST, HOSTv6))
+    _bind(sock, host, 0, 'bind_port', platform)
     return sock.getsockname()[1]
+
+
+def _bind(sock, host, port, caller, platform):
+    """``sock.bind((host, port))``; an unresolvable *host* gets a message that helps.
+
+    The error stays a ``socket.gaierror`` with the same errno; its text names
+    *caller*, the host and the family, and says what to pass instead.
+    """
+    try:
+        sock.bind((host, port))
+    except socket.gaierror as exc:
+        raise socket.gaierror(exc.errno, '%s(): cannot resolve host %r for %s: %s; %s'
+                              % (caller, host, _family_name(sock.family, platform),
+                                 exc.args[-1], _host_hint(host, sock.family)))
+
+
+def _host_hint(host, family):
+    text = host if isinstance(host, _compat.string_types) else ''
+    if family == socket.AF_INET and ':' in text:
+        return ('%r is an IPv6 address and the socket is AF_INET: create the socket with '
+                'socket.AF_INET6, or pass an IPv4 host such as HOST (%r)' % (host, HOST))
+    parts = text.split('.')
+    if family == socket.AF_INET6 and len(parts) == 4 and all(p.isdigit() for p in parts):
+        return ('%r is an IPv4 address and the socket is AF_INET6: create the socket with '
+                'socket.AF_INET, or pass an IPv6 host such as HOSTv6 (%r)' % (host, HOSTv6))
+    return 'pass an IP address such as HOST (%r) or HOSTv6 (%r)' % (HOST, HOSTv6)
 
 
 def bind_unix_socket(sock, addr):
