@@ -182,8 +182,8 @@ class LeaseTest(AllocatorTestCase):
         self.assertEqual(fd_count(), before)
         self.assertEqual(cm.exception.errno, PLATFORM.errnos['EADDRINUSE'])
         self.assertIsInstance(cm.exception, socket.error)
-        self.assertIn('reserve_port(): no free port in %d-%d: live processes hold every block '
-                      'of 32 ports in it, and the 32 ports of this process\'s blocks are all '
+        self.assertIn('reserve_port(): no free port in %d-%d: every block of 32 ports in it is '
+                      'held by a live process, 1 of them by this one, whose 32 ports are all '
                       'leased or in use (last bind error: none); widen TESTSUPPORT_PORT_RANGE, '
                       'release ports with release_port(), or run fewer workers' % (low, high),
                       str(cm.exception))

@@ -105,7 +105,9 @@ def _print_ports(args, out):
     try:
         ports = allocator._detached_ports(args.n, family, socktype)
     except (ValueError, socket.error) as exc:
-        sys.stderr.write('python -m testsupport port: error: %s\n' % (exc,))
+        # A socket error's text without its "[Errno 98]" prefix.
+        message = getattr(exc, 'strerror', None) or exc
+        sys.stderr.write('python -m testsupport port: error: %s\n' % (message,))
         return 1
     out.write(''.join('%d\n' % port for port in ports))
     return 0

@@ -626,10 +626,11 @@ class _Allocator(object):
         mine = sum(len(self._ports_of_all(index)) for index in self._blocks)
         return NoFreePortError(
             self.platform.errnos['EADDRINUSE'],
-            '%s(): no free port in %d-%d: live processes hold every block of %d ports in it, '
-            'and the %d ports of this process\'s blocks are all leased or in use (last bind '
-            'error: %s); widen %s, release ports with release_port(), or run fewer workers'
-            % (caller, low, high, BLOCK_SIZE, mine, last_error or 'none', RANGE_ENV_VAR))
+            '%s(): no free port in %d-%d: every block of %d ports in it is held by a live '
+            'process, %d of them by this one, whose %d ports are all leased or in use (last '
+            'bind error: %s); widen %s, release ports with release_port(), or run fewer '
+            'workers' % (caller, low, high, BLOCK_SIZE, len(self._blocks), mine,
+                         last_error or 'none', RANGE_ENV_VAR))
 
     def _ports_of_all(self, index):
         low, high = self.port_range
