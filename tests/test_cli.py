@@ -64,10 +64,16 @@ class InfoTest(unittest.TestCase):
         self.assertIn('port_config_error:     ' + message, out)
         self.assertIn('free_tcp_port:         error: ' + message, out)
 
-    def test_no_command_is_a_usage_error(self):
-        status, out = run_main([])
-        self.assertEqual(status, 2)
-        self.assertEqual(out, '')
+    def test_no_command_is_a_usage_error_naming_the_commands(self):
+        err = io.BytesIO() if _compat.PY2 else io.StringIO()
+        old, sys.stderr = sys.stderr, err
+        try:
+            status, out = run_main([])
+        finally:
+            sys.stderr = old
+        self.assertEqual((status, out), (2, ''))
+        self.assertIn('python -m testsupport: error: name a command: "info" or "port"',
+                      err.getvalue())
 
     def test_unknown_command_is_a_usage_error(self):
         status, _ = run_main(['frobnicate'])

@@ -116,15 +116,16 @@ def _print_ports(args, out):
 def main(argv=None, stdout=None):
     """Run the command line with *argv* (default ``sys.argv[1:]``); return the exit status."""
     out = stdout or sys.stdout
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = _parser()
+    if not argv:  # checked here: 2.7's argparse would only say "too few arguments"
+        parser.print_usage(sys.stderr)
+        sys.stderr.write('python -m testsupport: error: name a command: "info" or "port"\n')
+        return 2
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits on --help and on bad usage
         return exc.code
-    if args.command == 'info':
-        return _print_info(args.json, out)
     if args.command == 'port':
         return _print_ports(args, out)
-    parser.print_usage(sys.stderr)
-    sys.stderr.write('python -m testsupport: error: name a command, e.g. "info"\n')
-    return 2
+    return _print_info(args.json, out)
