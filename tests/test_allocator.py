@@ -188,6 +188,17 @@ class LeaseTest(AllocatorTestCase):
                       'release ports with release_port(), or run fewer workers' % (low, high),
                       str(cm.exception))
 
+    def test_range_held_by_another_live_process_says_none_is_ours(self):
+        low, high = random_range(1)
+        directory = self.registry_dir()
+        other = self.make_allocator((low, high), directory)  # this pid: alive
+        self.take(other)
+        mine = self.make_allocator((low, high), directory)
+        with self.assertRaises(allocator.NoFreePortError) as cm:
+            self.take(mine)
+        self.assertIn('every block of 32 ports in it is held by a live process, none by this '
+                      'one (last bind error: none)', str(cm.exception))
+
     def test_port_bound_by_an_outsider_is_skipped(self):
         low, high = random_range(1)
         outsider = socket.socket()

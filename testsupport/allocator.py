@@ -624,13 +624,17 @@ class _Allocator(object):
     def _exhausted(self, caller, last_error):
         low, high = self.port_range
         mine = sum(len(self._ports_of_all(index)) for index in self._blocks)
+        if self._blocks:
+            own = ('%d of them by this one, whose %d ports are all leased or in use'
+                   % (len(self._blocks), mine))
+        else:
+            own = 'none by this one'
         return NoFreePortError(
             self.platform.errnos['EADDRINUSE'],
             '%s(): no free port in %d-%d: every block of %d ports in it is held by a live '
-            'process, %d of them by this one, whose %d ports are all leased or in use (last '
-            'bind error: %s); widen %s, release ports with release_port(), or run fewer '
-            'workers' % (caller, low, high, BLOCK_SIZE, len(self._blocks), mine,
-                         last_error or 'none', RANGE_ENV_VAR))
+            'process, %s (last bind error: %s); widen %s, release ports with release_port(), '
+            'or run fewer workers' % (caller, low, high, BLOCK_SIZE, own,
+                                      last_error or 'none', RANGE_ENV_VAR))
 
     def _ports_of_all(self, index):
         low, high = self.port_range
