@@ -11,6 +11,9 @@ also in the README's "Differences from test.support"):
   on non-blocking sockets, whose ``type`` is 2049 on Python 3.6 (CPython 3.6's
   guard silently skipped them). On an AF_INET6 socket the default host is
   ``HOSTv6``.
+- ``find_unused_port`` leases its port through :mod:`testsupport.allocator`, so
+  no other process using testsupport is handed it meanwhile
+  (``TESTSUPPORT_PORT_STRATEGY=ephemeral``: CPython's behaviour).
 - Bad input raises ``TypeError``/``ValueError`` naming the problem instead of an
   ``AssertionError`` or a bare ``OSError``.
 - ``create_unix_domain_name`` returns a path in a private (0700) directory, so
@@ -72,7 +75,7 @@ def _check_int(caller, what, value, example):
 
 
 def _check_port_family(caller, family, platform, socktype=None):
-    """ValueError unless *family* (and *socktype*) are ones that have ports."""
+    """TypeError unless they are ints; ValueError unless *family* (and *socktype*) have ports."""
     _check_int(caller, 'family', family, 'socket.AF_INET')
     if socktype is not None:
         _check_int(caller, 'socktype', socktype, 'socket.SOCK_STREAM')
@@ -87,7 +90,7 @@ def _check_port_family(caller, family, platform, socktype=None):
 
 
 def _check_open_socket(caller, sock):
-    """TypeError for a non-socket, ValueError for a closed one; else the fileno."""
+    """TypeError for a non-socket, ValueError for a closed one."""
     if not isinstance(sock, socket.socket):
         raise TypeError('%s() expects a socket.socket, got %s %r'
                         % (caller, type(sock).__name__, sock))
