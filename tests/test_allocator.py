@@ -507,6 +507,22 @@ class ConfigTest(unittest.TestCase):
                          'close, return)')
         self.assertEqual(allocator._strategy({}), 'registry')
 
+    def test_range_overlapping_the_ephemeral_range_warns_once(self):
+        platform = platform_shim.LINUX.replace(ephemeral_source='fixed')  # 32768-60999
+        allocator._warned.clear()
+        self.addCleanup(allocator._warned.clear)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            for _ in range(2):
+                config = allocator._config({allocator.RANGE_ENV_VAR: '40000-40010'}, platform)
+            allocator._config({allocator.RANGE_ENV_VAR: '20000-29999'}, platform)
+        self.assertEqual(config.port_range, (40000, 40010))
+        self.assertEqual([str(w.message) for w in caught], [
+            'TESTSUPPORT_PORT_RANGE is 40000-40010, which overlaps the OS ephemeral range '
+            '32768-60999: the kernel may give those ports to outgoing connections and to '
+            'bind(port 0) callers, which no registry keeps off; choose ports outside it'])
+        self.assertTrue(issubclass(caught[0].category, allocator.PortRegistryWarning))
+
     def test_default_range_per_platform(self):
         ranges = {}
         for platform in (platform_shim.LINUX, platform_shim.MACOS, platform_shim.FREEBSD,

@@ -164,8 +164,16 @@ def _parse_lease(value):
 def _config(environ, platform):
     """The allocator configuration the environment *environ* asks for."""
     value = environ.get(RANGE_ENV_VAR, '').strip()
-    port_range = (_parse_range(value) if value
-                  else _default_range(platform.ephemeral_port_range()))
+    ephemeral = platform.ephemeral_port_range()
+    port_range = _parse_range(value) if value else _default_range(ephemeral)
+    if value and port_range is not None:
+        low, high = port_range
+        if low <= ephemeral[1] and ephemeral[0] <= high:
+            _warn_once(('ephemeral overlap', port_range, ephemeral),
+                       '%s is %d-%d, which overlaps the OS ephemeral range %d-%d: the kernel '
+                       'may give those ports to outgoing connections and to bind(port 0) '
+                       'callers, which no registry keeps off; choose ports outside it'
+                       % (RANGE_ENV_VAR, low, high, ephemeral[0], ephemeral[1]))
     directory = environ.get(REGISTRY_ENV_VAR, '').strip() or platform_shim.default_registry_dir(
         platform, environ, tempfile.gettempdir(), platform_shim.user_id())
     value = environ.get(LEASE_ENV_VAR, '').strip()
