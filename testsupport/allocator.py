@@ -445,8 +445,7 @@ class _Allocator(object):
             return self._allocate(family, socktype, host, reserved, caller)
 
     def _allocate(self, family, socktype, host, reserved, caller):
-        if host is None:
-            host = socket_helper.HOSTv6 if family == socket.AF_INET6 else socket_helper.HOST
+        host = socket_helper._loopback(family, host)
         now = self.clock()
         self._reap(now)
         expiry = now + self.lease_seconds
@@ -744,9 +743,7 @@ def _reserve_port(family, socktype, host, caller, platform, reserved, environ=No
     environ = os.environ if environ is None else environ
     socket_helper._check_port_family(caller, family, platform, socktype)
     if _strategy(environ) == 'ephemeral':
-        if host is None:
-            host = socket_helper.HOST
-        return _kernel_port(family, socktype, host, platform)
+        return _kernel_port(family, socktype, socket_helper._loopback(family, host), platform)
     return _current(environ).allocate(family, socktype, host, reserved, caller)
 
 

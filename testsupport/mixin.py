@@ -28,12 +28,6 @@ from . import platform_shim, servers, socket_helper, support
 __all__ = ['SocketTestMixin']
 
 
-def _host(family, host):
-    if host is not None:
-        return host
-    return socket_helper.HOSTv6 if family == socket.AF_INET6 else socket_helper.HOST
-
-
 class SocketTestMixin(object):
     """Socket helpers as methods of a TestCase; everything they create is cleaned up.
 
@@ -126,7 +120,8 @@ class SocketTestMixin(object):
         """
         message = None
         try:
-            servers.wait_for_port(port, _host(socket.AF_INET, host), timeout)
+            servers.wait_for_port(port, socket_helper._loopback(socket.AF_INET, host),
+                                  timeout)
         except servers.WaitTimeoutError as exc:
             message = str(exc)
         if message is not None:
@@ -135,14 +130,16 @@ class SocketTestMixin(object):
     def assertPortFree(self, port, host=None, family=socket.AF_INET,
                        socktype=socket.SOCK_STREAM, msg=None):
         """Fail unless a ``bind()`` to (*host*, *port*) without SO_REUSEADDR succeeds."""
-        in_use, reason = servers.port_in_use(port, _host(family, host), family, socktype)
+        host = socket_helper._loopback(family, host)
+        in_use, reason = servers.port_in_use(port, host, family, socktype)
         if in_use:
             self._fail_port(msg, 'port %s is not free: %s' % (port, reason))
 
     def assertPortInUse(self, port, host=None, family=socket.AF_INET,
                         socktype=socket.SOCK_STREAM, msg=None):
         """Fail unless a ``bind()`` to (*host*, *port*) fails because it is taken."""
-        in_use, reason = servers.port_in_use(port, _host(family, host), family, socktype)
+        host = socket_helper._loopback(family, host)
+        in_use, reason = servers.port_in_use(port, host, family, socktype)
         if not in_use:
             self._fail_port(msg, 'port %s is not in use: %s; was the socket closed '
                                  'already, or bound to another host?' % (port, reason))

@@ -88,16 +88,10 @@ def _check_timeout(caller, timeout):
     return timeout
 
 
-def _default_host(family, host):
-    if host is not None:
-        return host
-    return socket_helper.HOSTv6 if family == socket.AF_INET6 else socket_helper.HOST
-
-
 def _bound_socket(family, socktype, host):
     sock = socket.socket(family, socktype)
     try:
-        socket_helper.bind_port(sock, _default_host(family, host))
+        socket_helper.bind_port(sock, socket_helper._loopback(family, host))
     except BaseException:
         sock.close()
         raise

@@ -68,6 +68,13 @@ def _family_name(family, platform):
     return _FAMILY_NAMES.get(family, 'family %d' % (family,))
 
 
+def _loopback(family, host=None):
+    """*host*, or when it is None the loopback address of *family* (HOST or HOSTv6)."""
+    if host is not None:
+        return host
+    return HOSTv6 if family == socket.AF_INET6 else HOST
+
+
 def _check_int(caller, what, value, example):
     if isinstance(value, bool) or not isinstance(value, _compat.integer_types):
         raise TypeError('%s(): %s must be an int such as %s, got %s %r'
