@@ -14,7 +14,7 @@ import threading
 import unittest
 
 import testsupport.mixin
-from testsupport import _compat, platform_shim, servers, socket_helper, support
+from testsupport import _compat, _sockets, platform_shim, servers, socket_helper, support
 from testsupport.mixin import SocketTestMixin
 from tests.helpers import EchoHandler, fd_count, is_closed
 
@@ -317,6 +317,12 @@ class SkipMethodsTest(SocketTestMixin, unittest.TestCase):
         self.addCleanup(setattr, module, name, getattr(module, name))
         setattr(module, name, value)
 
+    def set_unix_problem(self, reason):
+        problems = _sockets._unix_problem  # the cached probe result, per platform name
+        name = platform_shim.current().name
+        self.addCleanup(problems.update, dict(problems))
+        problems[name] = reason
+
     def test_skip_unless_ipv6_reason(self):
         self.set_module_value(socket_helper, 'IPV6_ENABLED', False)
         with self.assertRaises(unittest.SkipTest) as cm:
@@ -329,13 +335,13 @@ class SkipMethodsTest(SocketTestMixin, unittest.TestCase):
         self.skip_unless_ipv6()
 
     def test_skip_unless_bind_unix_socket_reason(self):
-        self.set_module_value(socket_helper, '_unix_bind_error', ['No UNIX Sockets'])
+        self.set_unix_problem('No UNIX Sockets')
         with self.assertRaises(unittest.SkipTest) as cm:
             self.skip_unless_bind_unix_socket()
         self.assertEqual(str(cm.exception), 'No UNIX Sockets')
 
     def test_skip_unless_bind_unix_socket_passes_when_possible(self):
-        self.set_module_value(socket_helper, '_unix_bind_error', [None])
+        self.set_unix_problem(None)
         self.skip_unless_bind_unix_socket()
 
     def test_requires_names_resource(self):

@@ -302,10 +302,10 @@ class TestIPv6Class(object):
 '''
 
 NO_IPV6_NO_UNIX_CONFTEST = '''
-from testsupport import socket_helper
+from testsupport import _sockets, platform_shim, socket_helper
 
 socket_helper.IPV6_ENABLED = False
-socket_helper._unix_bind_error[:] = ['No UNIX Sockets']
+_sockets._unix_problem[platform_shim.current().name] = 'No UNIX Sockets'
 '''
 
 

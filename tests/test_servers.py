@@ -249,7 +249,8 @@ class WaitForPortTest(ServersTestCase):
     def test_bad_timeout_raises(self):
         with self.assertRaises(ValueError) as cm:
             servers.wait_for_port(80, timeout=-1)
-        self.assertIn('wait_for_port(): timeout must be >= 0 seconds, got -1', str(cm.exception))
+        self.assertIn('wait_for_port(): timeout must be a finite number of seconds >= 0, got -1',
+                      str(cm.exception))
         with self.assertRaises(TypeError) as cm:
             servers.wait_for_port(80, timeout='1')
         self.assertIn('timeout must be a number of seconds or None, got str', str(cm.exception))

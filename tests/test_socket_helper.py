@@ -11,7 +11,7 @@ import sys
 import tempfile
 import unittest
 
-from testsupport import _compat, platform_shim, socket_helper, support
+from testsupport import _compat, _sockets, platform_shim, socket_helper, support
 from testsupport.socket_helper import (
     HOST,
     HOSTv4,
@@ -398,7 +398,7 @@ class SkipUnlessBindUnixSocketTest(unittest.TestCase):
         self.assertTrue(socket_helper.can_bind_unix_socket())
 
     def test_no_af_unix_reason(self):
-        self.assertEqual(socket_helper._probe_unix_bind(WINDOWS), 'No UNIX Sockets')
+        self.assertEqual(_sockets.unix_bind_problem(WINDOWS), 'No UNIX Sockets')
 
     def test_reason_skips_with_that_reason(self):
         class Case(unittest.TestCase):
@@ -415,10 +415,10 @@ class SkipUnlessBindUnixSocketTest(unittest.TestCase):
 
     @requires_unix
     def test_probe_leaves_no_directory(self):
-        base = socket_helper._make_private_dir()
+        base = _sockets.make_private_dir(LINUX)
         self.addCleanup(shutil.rmtree, base, True)
         before = set(os.listdir(os.path.dirname(base)))
-        self.assertIsNone(socket_helper._probe_unix_bind(LINUX))
+        self.assertIsNone(_sockets._probe_unix_bind(LINUX))
         self.assertEqual(set(os.listdir(os.path.dirname(base))), before)
 
 
@@ -571,7 +571,7 @@ class CreateUnixDomainNameTest(unittest.TestCase):
         self.assertFalse(os.path.exists(os.path.dirname(path)))
 
     def test_no_short_base_falls_back_to_the_temp_directory(self):
-        directory = socket_helper._make_private_dir(['/' + 'd' * 200], limit=108)
+        directory = _sockets.make_private_dir(LINUX, ['/' + 'd' * 200], limit=108)
         self.addCleanup(shutil.rmtree, directory, True)
         self.assertEqual(os.path.dirname(directory), os.path.realpath(tempfile.gettempdir()))
 
@@ -585,7 +585,7 @@ class CreateUnixDomainNameTest(unittest.TestCase):
 
     def test_long_tmpdir_falls_back_to_a_shorter_base(self):
         long_base = '/' + 'd' * 90
-        directory = socket_helper._make_private_dir([long_base, '/tmp'], limit=108)
+        directory = _sockets.make_private_dir(LINUX, [long_base, '/tmp'], limit=108)
         self.addCleanup(shutil.rmtree, directory, True)
         self.assertTrue(directory.startswith('/tmp/tsu-'), directory)
 

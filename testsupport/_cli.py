@@ -2,7 +2,9 @@
 
 ``info [--json]`` reports what the platform shim found on this machine: the
 first thing to run, and what to paste into a bug report. ``port [--udp]
-[--ipv6] [-n N]`` prints N leased free ports, one a line, for shell scripts.
+[--ipv6] [-n N] [--lease SECONDS]`` prints N leased free ports, one a line,
+for shell scripts; ``release PORT...`` ends such leases early. Installed as
+``python -m testsupport`` and as the console script ``testsupport``.
 """
 from __future__ import absolute_import, division, print_function
 
@@ -12,7 +14,7 @@ import platform as _stdlib_platform
 import socket
 import sys
 
-from . import allocator, platform_shim, socket_helper
+from . import _sockets, allocator, platform_shim, socket_helper
 
 __all__ = ['main']
 
@@ -27,7 +29,7 @@ def info_report():
 
     plat = platform_shim.current()
     low, high = plat.ephemeral_port_range()
-    unix_reason = socket_helper._unix_bind_probe()
+    unix_reason = _sockets.unix_bind_problem(plat)
     return [
         ('testsupport', testsupport.__version__),
         ('python', '%s (%s)' % (_stdlib_platform.python_version(), sys.executable)),
@@ -41,7 +43,7 @@ def info_report():
         ('so_exclusiveaddruse', plat.so_exclusiveaddruse is not None),
         ('ephemeral_port_range', [low, high]),
         ('tcp_blackhole', socket_helper.tcp_blackhole()),
-    ] + allocator._describe() + [
+    ] + allocator.describe() + [
         ('free_tcp_port', _free_port()),
     ]
 
@@ -71,20 +73,28 @@ def _print_info(as_json, out):
     return status
 
 
+_PROG = 'python -m testsupport'
+
+
 def _parser():
     parser = argparse.ArgumentParser(
-        prog='python -m testsupport',
-        description='Socket helpers for tests: report what this machine offers.')
+        prog=_PROG,
+        description='Socket helpers for tests: report what this machine offers, lease ports.')
     commands = parser.add_subparsers(dest='command', metavar='COMMAND')
     info = commands.add_parser('info', help='report IPv6, AF_UNIX, socket options, '
                                             'port ranges and a free port')
     info.add_argument('--json', action='store_true', help='print a JSON object')
     port = commands.add_parser('port', help='print free ports, one a line, leased for '
-                                            'TESTSUPPORT_PORT_LEASE seconds')
+                                            'TESTSUPPORT_PORT_LEASE seconds (or --lease)')
     port.add_argument('--udp', action='store_true', help='UDP ports (default: TCP)')
     port.add_argument('--ipv6', action='store_true', help='bindable on ::1 (default: 127.0.0.1)')
     port.add_argument('-n', type=_positive_int, default=1, metavar='N',
                       help='how many ports (default: 1)')
+    port.add_argument('--lease', type=_lease_seconds, default=None, metavar='SECONDS',
+                      help='how long the ports stay leased (default: TESTSUPPORT_PORT_LEASE, '
+                           'else 60)')
+    release = commands.add_parser('release', help='end the leases of ports printed by "port"')
+    release.add_argument('ports', type=_port_number, nargs='+', metavar='PORT')
     return parser
 
 
@@ -98,18 +108,86 @@ def _positive_int(text):
     return value
 
 
+def _lease_seconds(text):
+    try:
+        return allocator.parse_lease(text, '--lease')
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc))
+
+
+def _port_number(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError('expected a port number in 1..65535, got %r' % text)
+    return value
+
+
+def _error(command, exc):
+    # A socket error's text without its "[Errno 98]" prefix.
+    message = getattr(exc, 'strerror', None) or exc
+    _write_err('%s %s: error: %s\n' % (_PROG, command, message))
+    return 1
+
+
+def _write_err(text):
+    try:
+        sys.stderr.write(text)
+        sys.stderr.flush()
+    except (IOError, OSError, ValueError):
+        pass  # stderr is closed too: the exit status still tells
+
+
 def _print_ports(args, out):
-    """The ``port`` command: lease ports beyond this process and print them."""
+    """The ``port`` command: lease ports, print them, then hold them beyond this process.
+
+    The leases are handed to a holder only once every port was written out, so
+    a closed stdout (``port -n 3 | true``) leaves nothing leased.
+    """
     family = socket.AF_INET6 if args.ipv6 else socket.AF_INET
     socktype = socket.SOCK_DGRAM if args.udp else socket.SOCK_STREAM
     try:
-        ports = allocator._detached_ports(args.n, family, socktype)
+        ports, keeper = allocator.lease_detached_ports(args.n, family, socktype, args.lease)
     except (ValueError, socket.error) as exc:
-        # A socket error's text without its "[Errno 98]" prefix.
-        message = getattr(exc, 'strerror', None) or exc
-        sys.stderr.write('python -m testsupport port: error: %s\n' % (message,))
+        return _error('port', exc)
+    try:
+        out.write(''.join('%d\n' % port for port in ports))
+        out.flush()
+    except (IOError, OSError, ValueError) as exc:
+        keeper.give_back()
+        _silence_stdout(out)
+        _write_err('%s port: error: cannot write the ports (%s); nothing stays leased\n'
+                   % (_PROG, exc))
         return 1
-    out.write(''.join('%d\n' % port for port in ports))
+    keeper.hold()
+    return 0
+
+
+def _silence_stdout(out):
+    """After a write to a closed pipe: point stdout at /dev/null so exit does not complain."""
+    if out is not sys.stdout:
+        return
+    import os
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (IOError, OSError, ValueError):
+        pass
+
+
+def _release_ports(args, out):
+    """The ``release`` command: end the detached leases of the ports given."""
+    try:
+        left = allocator.release_detached_ports(args.ports)
+    except (ValueError, socket.error) as exc:
+        return _error('release', exc)
+    if left:
+        _write_err('%s release: error: not leased by the port command for this user: %s\n'
+                   % (_PROG, ' '.join(str(p) for p in left)))
+        return 1
     return 0
 
 
@@ -120,7 +198,7 @@ def main(argv=None, stdout=None):
     parser = _parser()
     if not argv:  # checked here: 2.7's argparse would only say "too few arguments"
         parser.print_usage(sys.stderr)
-        sys.stderr.write('python -m testsupport: error: name a command: "info" or "port"\n')
+        _write_err('%s: error: name a command: "info", "port" or "release"\n' % _PROG)
         return 2
     try:
         args = parser.parse_args(argv)
@@ -128,4 +206,11 @@ def main(argv=None, stdout=None):
         return exc.code
     if args.command == 'port':
         return _print_ports(args, out)
+    if args.command == 'release':
+        return _release_ports(args, out)
     return _print_info(args.json, out)
+
+
+def run():
+    """The ``testsupport`` console script."""
+    sys.exit(main())

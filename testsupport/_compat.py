@@ -14,8 +14,6 @@ PY2 = sys.version_info[0] == 2
 if PY2:
     import urllib2 as _urllib_error
 
-    text_type = unicode  # noqa: F821
-    binary_type = str
     string_types = (str, unicode)  # noqa: F821
     integer_types = (int, long)  # noqa: F821
     #: Errors an OS call raises; socket.error is an IOError on 2.7, not an OSError.
@@ -30,8 +28,6 @@ if PY2:
 else:
     import urllib.error as _urllib_error
 
-    text_type = str
-    binary_type = bytes
     string_types = (str,)
     integer_types = (int,)
     OS_ERRORS = (OSError,)
@@ -41,8 +37,44 @@ else:
     http_server_name = 'http.server'
     TimeoutErrorBase = TimeoutError
 
-#: Rename *src* over *dst* atomically (os.replace, 3.3+); 2.7's os.rename does that on POSIX.
-replace_file = getattr(os, 'replace', None) or os.rename
+def at_fork_in_child(func):
+    """Call *func* in the child after every os.fork() where Python can (3.7+)."""
+    register = getattr(os, 'register_at_fork', None)
+    if register is not None:
+        register(after_in_child=func)
+
+
+def spawn_keeping_fds(argv, fds):
+    """Start *argv* detached (new session, stdio on /dev/null, cwd /) inheriting just *fds*.
+
+    3.x passes them with ``pass_fds``; 2.7 has no such argument, so the child
+    clears their close-on-exec flag and closes every other descriptor itself.
+    Returns the Popen object.
+    """
+    import subprocess
+    devnull = open(os.devnull, 'r+b')
+    try:
+        if not PY2:
+            return subprocess.Popen(argv, stdin=devnull, stdout=devnull, stderr=devnull,
+                                    cwd='/', close_fds=True, pass_fds=fds,
+                                    start_new_session=True)
+        keep = sorted(fds)
+
+        def prepare():  # runs in the child, between fork and exec
+            import fcntl
+            os.setsid()
+            bounds = [2] + keep + [65536]
+            for low, high in zip(bounds, bounds[1:]):
+                os.closerange(low + 1, high)
+            for fd in keep:
+                flags = fcntl.fcntl(fd, fcntl.F_GETFD)
+                fcntl.fcntl(fd, fcntl.F_SETFD, flags & ~fcntl.FD_CLOEXEC)
+
+        return subprocess.Popen(argv, stdin=devnull, stdout=devnull, stderr=devnull,
+                                cwd='/', close_fds=False, preexec_fn=prepare)
+    finally:
+        devnull.close()
+
 
 URLError = _urllib_error.URLError
 HTTPError = _urllib_error.HTTPError

@@ -1,43 +1,54 @@
 """Port leases no other cooperating process is handed, with no daemon.
 
 :func:`reserve_port` returns a port that is free to bind now and is *leased*:
-no process using testsupport (this one, another test worker, a script running
-``python -m testsupport port``) is handed it again until the lease ends,
-that is until :func:`release_port`, until the lease time passes, or until the
-owning process has gone. :func:`~testsupport.socket_helper.find_unused_port`
-and everything built on it take their ports from here too.
+no process using testsupport (this one, another test worker, another user's
+suite, a script running ``testsupport port``) is handed it again until the
+lease ends, that is until :func:`release_port`, until the lease time passes,
+or until the owning process has gone.
+:func:`~testsupport.socket_helper.find_unused_port` and everything built on it
+take their ports from here too.
 
 How: ports come from a candidate range outside the OS ephemeral range, so the
 kernel never gives them to outgoing connections or to ``bind(port 0)``. A
-process claims a *block* of 32 consecutive ports at once by creating
-``<registry>/<first port>.lease`` with ``O_CREAT | O_EXCL`` (the file holds its
-pid, its start time and an expiry), then hands the block's ports out from
-memory, each after checking that it can be bound for the requested family and
-type. Blocks of dead processes, expired blocks and corrupt files are taken
-over under a lock. A forked child starts with no blocks of its own.
+process claims a *block* of 32 aligned ports at once in a lease store
+(:mod:`testsupport._leases`: on Linux a kernel-held name per block, elsewhere a
+file per block in a private per-user directory), then hands the block's ports
+out from memory, each after checking that it can be bound for the requested
+family and type. A block goes back to the store once none of its ports has
+been leased for a second. Small ranges, kernel-assigned ports and the
+``port`` command lease single ports instead.
+
+This module is the policy: which port, recycling, and what to do under
+pressure. :func:`find_unused_port` never fails where a bare ``bind(port 0)``
+would work: when the range is used up (or this process may hold no more
+descriptors) it reuses its own leases that are older than a second and bound
+by nobody, then takes kernel-assigned ports, with one
+:class:`PortRegistryWarning`. :func:`reserve_port` raises
+:class:`NoFreePortError` when the range is truly full.
 
 Configuration, read from the environment on every call:
 
 ``TESTSUPPORT_PORT_RANGE``
     candidate ports, e.g. ``20000-29999``; ``kernel`` for kernel-assigned
-    ports (still registered). Default: the largest range of ports from 1024
-    up outside the ephemeral range (1024-32767 on Linux, 1024-49151 on macOS
-    and Windows, 1024-9999 on FreeBSD); kernel-assigned ports if that has
-    fewer than 256 ports.
+    ports (still leased). Default: the largest range of ports from 1024 up
+    outside the ephemeral range (1024-32767 on Linux, 1024-49151 on macOS and
+    Windows, 1024-9999 on FreeBSD); kernel-assigned ports if that has fewer
+    than 256 ports.
 ``TESTSUPPORT_PORT_REGISTRY``
-    the registry directory. Default: ``$XDG_RUNTIME_DIR/testsupport`` if that
-    is private, else ``<tempdir>/testsupport-<uid>``; on Windows
-    ``%LOCALAPPDATA%\\testsupport``. It is created 0700; one owned by another
-    user or writable by others is not used (see below).
+    a private registry: the directory of the file store, and for the kernel
+    store a namespace of its own, so that a test run's leases stay apart
+    from everyone else's. Default: the shared kernel namespace (Linux), or
+    ``$XDG_RUNTIME_DIR/testsupport`` if private, else
+    ``<tempdir>/testsupport-<uid>``, else (when that belongs to someone else)
+    ``~/.cache/testsupport/ports-<host>``; on Windows ``%LOCALAPPDATA%\\testsupport``.
+``TESTSUPPORT_PORT_BACKEND``
+    ``kernel``, ``files`` or ``memory``; default: the platform's
+    (``platform_shim.current().lease_store``).
 ``TESTSUPPORT_PORT_LEASE``
-    the lease time in seconds (default 60).
+    the lease time in seconds (default 60, at most 86400).
 ``TESTSUPPORT_PORT_STRATEGY``
     ``registry`` (the default) or ``ephemeral``: CPython's behaviour exactly
     (``find_unused_port`` binds port 0, closes and returns; no leases).
-
-When the registry directory cannot be used (not ours, writable by others,
-unwritable, full) the allocator warns once (:class:`PortRegistryWarning`) and
-keeps its leases in memory: ports are then unique within the process only.
 
 .. versionadded:: 0.1.0
 """
@@ -46,25 +57,32 @@ from __future__ import absolute_import, division, print_function
 import atexit
 import collections
 import contextlib
+import math
 import os
 import random
 import socket
-import tempfile
 import threading
 import time
 import warnings
 
-from . import _compat, platform_shim, socket_helper
+from . import _compat, _leases, _sockets, platform_shim
 
 __all__ = [
+    'BACKEND_ENV_VAR',
     'BLOCK_SIZE',
     'DEFAULT_LEASE_SECONDS',
     'LEASE_ENV_VAR',
+    'MAX_LEASE_SECONDS',
     'NoFreePortError',
     'PortRegistryWarning',
     'RANGE_ENV_VAR',
     'REGISTRY_ENV_VAR',
     'STRATEGY_ENV_VAR',
+    'describe',
+    'lease_detached_ports',
+    'lease_port',
+    'parse_lease',
+    'release_detached_ports',
     'release_port',
     'reserve_port',
     'reserved_port',
@@ -74,22 +92,29 @@ RANGE_ENV_VAR = 'TESTSUPPORT_PORT_RANGE'
 REGISTRY_ENV_VAR = 'TESTSUPPORT_PORT_REGISTRY'
 LEASE_ENV_VAR = 'TESTSUPPORT_PORT_LEASE'
 STRATEGY_ENV_VAR = 'TESTSUPPORT_PORT_STRATEGY'
+BACKEND_ENV_VAR = _leases.BACKEND_ENV_VAR
 
 #: Seconds a port stays leased unless released first (``TESTSUPPORT_PORT_LEASE``).
 DEFAULT_LEASE_SECONDS = 60.0
-#: Ports per registry entry; blocks are aligned (block ``n`` is ports ``32n .. 32n+31``)
+#: The longest lease time accepted: a day.
+MAX_LEASE_SECONDS = 86400.0
+#: Ports per block; blocks are aligned (block ``n`` is ports ``32n .. 32n+31``)
 #: so that processes with different ranges still agree on them.
 BLOCK_SIZE = 32
 
 #: Fewer candidate ports than this outside the ephemeral range: use kernel ports.
 _MIN_RANGE_PORTS = 256
+#: A range with fewer ports than this is leased port by port, not by blocks.
+_MIN_BLOCK_RANGE = 8 * BLOCK_SIZE
 #: A kernel-assigned port is tried this many times before giving up.
 _KERNEL_TRIES = 64
-#: A corrupt registry file younger than this may be one being written: leave it.
-_CORRUPT_GRACE_SECONDS = 10.0
+#: A block none of whose ports is leased goes back after this many seconds.
+_IDLE_BLOCK_SECONDS = 1.0
+#: Under pressure, find_unused_port() reuses its own leases at least this old.
+_MIN_REUSE_SECONDS = 1.0
+#: How many of its own leases find_unused_port() tries before kernel ports.
+_REUSE_TRIES = 64
 _STRATEGIES = ('registry', 'ephemeral')
-_LOCK_NAME = '.lock'
-_SUFFIX = '.lease'
 
 
 class NoFreePortError(socket.error):
@@ -97,20 +122,21 @@ class NoFreePortError(socket.error):
 
     A ``socket.error`` (``OSError`` on Python 3) with errno EADDRINUSE, as a
     failed ``bind()`` would raise; the message names the range and the remedy.
+    Only :func:`reserve_port` and :func:`reserved_port` raise it.
     """
 
 
-class PortRegistryWarning(RuntimeWarning):
-    """The cross-process registry cannot be used; leases are kept in memory.
+class PortRegistryWarning(_leases.LeaseStoreWarning):
+    """Leases are weaker than usual here (a store fell back, or ports are reused).
 
-    Issued once per process and problem. Ports are then unique within the
-    process, not across processes.
+    Issued once per process and problem; the text says what is lost and how
+    to fix it.
     """
 
 
 # -- configuration ---------------------------------------------------------
 
-_Config = collections.namedtuple('_Config', 'port_range directory lease_seconds')
+_Config = collections.namedtuple('_Config', 'port_range directory private lease_seconds')
 
 
 def _strategy(environ):
@@ -150,14 +176,15 @@ def _default_range(ephemeral):
     return best
 
 
-def _parse_lease(value):
+def parse_lease(value, what=LEASE_ENV_VAR):
+    """Seconds in (0, MAX_LEASE_SECONDS]; ValueError naming *what* otherwise."""
     try:
         seconds = float(value)
-    except ValueError:
-        seconds = -1.0
-    if not seconds > 0:
-        raise ValueError('%s is %r; expected a number of seconds greater than 0, e.g. 60'
-                         % (LEASE_ENV_VAR, value))
+    except (TypeError, ValueError):
+        seconds = float('nan')
+    if math.isnan(seconds) or not 0 < seconds <= MAX_LEASE_SECONDS:
+        raise ValueError('%s is %r; expected a number of seconds greater than 0 and at most '
+                         '%d (a day), e.g. 60' % (what, value, MAX_LEASE_SECONDS))
     return seconds
 
 
@@ -169,19 +196,24 @@ def _config(environ, platform):
     if value and port_range is not None:
         low, high = port_range
         if low <= ephemeral[1] and ephemeral[0] <= high:
-            _warn_once(('ephemeral overlap', port_range, ephemeral),
-                       '%s is %d-%d, which overlaps the OS ephemeral range %d-%d: the kernel '
-                       'may give those ports to outgoing connections and to bind(port 0) '
-                       'callers, which no registry keeps off; choose ports outside it'
-                       % (RANGE_ENV_VAR, low, high, ephemeral[0], ephemeral[1]))
-    directory = environ.get(REGISTRY_ENV_VAR, '').strip() or platform_shim.default_registry_dir(
-        platform, environ, tempfile.gettempdir(), platform_shim.user_id())
+            _leases.warn_once(
+                ('ephemeral overlap', port_range, ephemeral),
+                '%s is %d-%d, which overlaps the OS ephemeral range %d-%d: the kernel may '
+                'give those ports to outgoing connections and to bind(port 0) callers, which '
+                'no lease keeps off; choose ports outside it'
+                % (RANGE_ENV_VAR, low, high, ephemeral[0], ephemeral[1]), PortRegistryWarning)
+    directory = environ.get(REGISTRY_ENV_VAR, '').strip()
+    private = bool(directory)
+    if not private:
+        import tempfile
+        directory = platform_shim.default_registry_dir(
+            platform, environ, tempfile.gettempdir(), platform_shim.user_id())
     value = environ.get(LEASE_ENV_VAR, '').strip()
-    lease = _parse_lease(value) if value else DEFAULT_LEASE_SECONDS
-    return _Config(port_range, directory, lease)
+    lease = parse_lease(value) if value else DEFAULT_LEASE_SECONDS
+    return _Config(port_range, directory, private, lease)
 
 
-def _describe(environ=None):
+def describe(environ=None):
     """The allocator settings in force, as ``[(key, value)]`` for ``info``.
 
     A bad ``TESTSUPPORT_PORT_*`` variable is reported as the ValueError's text.
@@ -189,354 +221,172 @@ def _describe(environ=None):
     environ = os.environ if environ is None else environ
     try:
         strategy = _strategy(environ)
-        config = _config(environ, platform_shim.current())
+        allocator = _current(environ)
     except ValueError as exc:
         return [('port_config_error', str(exc))]
-    port_range = config.port_range
+    port_range = allocator.port_range
     return [('port_strategy', strategy),
             ('port_range', 'kernel' if port_range is None else list(port_range)),
-            ('port_registry', config.directory),
-            ('port_lease_seconds', config.lease_seconds)]
-
-
-# -- warnings ---------------------------------------------------------------
-
-_warned = set()
+            ('port_store', allocator.store.describe()),
+            ('port_unit', allocator.unit),
+            ('port_lease_seconds', allocator.lease_seconds)]
 
 
 def _warn_once(key, message):
-    if key not in _warned:
-        _warned.add(key)
-        warnings.warn(message, PortRegistryWarning, stacklevel=4)
+    _leases.warn_once(key, message, PortRegistryWarning, stacklevel=5)
 
 
-# -- registries: who holds which block ----------------------------------------
-
-class _MemoryRegistry(object):
-    """Blocks claimed by this process only: the fallback when no directory works."""
-
-    persistent = False
-
-    def __init__(self, clock):
-        self._clock = clock
-        self._owned = {}
-
-    def claim(self, index, expiry):
-        held = self._owned.get(index)
-        if held is not None and held > self._clock():
-            return None
-        self._owned[index] = expiry
-        return expiry
-
-    def renew(self, index, token, expiry):
-        if self._owned.get(index) != token:
-            return None
-        self._owned[index] = expiry
-        return expiry
-
-    def release(self, index, token):
-        if self._owned.get(index) == token:
-            del self._owned[index]
-
-
-class _FileRegistry(object):
-    """Blocks claimed through files in a private directory shared by the user's processes.
-
-    ``<directory>/<first port>.lease`` holds ``pid start-marker expiry nonce kind``.
-    Creating it (``O_EXCL``) needs no lock; replacing or removing one happens
-    only under the exclusive lock on ``<directory>/.lock``, after re-reading it,
-    so two processes can never both believe they took over the same block.
-    """
-
-    persistent = True
-
-    def __init__(self, directory, platform, clock, pid, detached=False,
-                 alive=None, start_marker=None, lock_module=None):
-        self.directory = directory
-        self._platform = platform
-        self._clock = clock
-        self._pid = pid
-        self._kind = 'detached' if detached else 'process'
-        self._alive = alive or (lambda pid, marker: platform_shim.process_alive(
-            platform, pid, marker))
-        if start_marker is None:
-            start_marker = platform_shim.process_start_marker(platform, pid)
-        self._marker = start_marker or '-'
-        self._lock_module = lock_module
-        self._open = os.open  # a seam: tests make it fail as a full disk would
-
-    def _path(self, index):
-        return os.path.join(self.directory, '%d%s' % (index * BLOCK_SIZE, _SUFFIX))
-
-    def _content(self, expiry):
-        return '%d %s %.3f %s %s\n' % (self._pid, self._marker, expiry,
-                                       '%016x' % random.getrandbits(64), self._kind)
-
-    def claim(self, index, expiry):
-        """Claim block *index* until *expiry*; the token, or None if a live lease holds it."""
-        content = self._content(expiry)
-        path = self._path(index)
-        try:
-            self._create(path, content)
-            return content
-        except _compat.OS_ERRORS as exc:
-            if not platform_shim.is_file_exists_error(exc):
-                raise
-        with self._locked():
-            old, mtime = _read_lease(path)
-            if old is not None and not self._is_stale(old, mtime):
-                return None
-            self._replace(path, content, exists=old is not None)
-            return content
-
-    def renew(self, index, token, expiry):
-        """Extend our claim on block *index*; the new token, or None if it was lost."""
-        path = self._path(index)
-        with self._locked():
-            if _read_lease(path)[0] != token:
-                return None
-            content = self._content(expiry)
-            self._replace(path, content, exists=True)
-            return content
-
-    def release(self, index, token):
-        """Remove our claim on block *index* (nothing if it is no longer ours)."""
-        path = self._path(index)
-        with self._locked():
-            if _read_lease(path)[0] == token:
-                platform_shim.remove_quietly(path)
-
-    def _create(self, path, content):
-        fd = self._open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            os.write(fd, content.encode('ascii'))
-        finally:
-            os.close(fd)
-
-    def _replace(self, path, content, exists):
-        if not exists:
-            self._create(path, content)
-            return
-        temp = '%s.%d.tmp' % (path, self._pid)
-        platform_shim.remove_quietly(temp)
-        self._create(temp, content)
-        _compat.replace_file(temp, path)
-
-    def _is_stale(self, content, mtime):
-        fields = content.split()
-        try:
-            pid, marker, expiry, kind = int(fields[0]), fields[1], float(fields[2]), fields[4]
-            valid = len(fields) == 5 and kind in ('process', 'detached')
-        except (IndexError, ValueError):
-            valid = False
-        now = self._clock()
-        if not valid:  # corrupt: stale once it is too old to be a file being written
-            return mtime is None or now - mtime > _CORRUPT_GRACE_SECONDS
-        if expiry <= now:
-            return True
-        if kind == 'process':
-            return not self._alive(pid, None if marker == '-' else marker)
-        return False
-
-    @contextlib.contextmanager
-    def _locked(self):
-        fd = self._open(os.path.join(self.directory, _LOCK_NAME), os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            platform_shim.lock_fd(self._platform, fd, self._lock_module)
-            try:
-                yield
-            finally:
-                platform_shim.unlock_fd(self._platform, fd, self._lock_module)
-        finally:
-            os.close(fd)
-
-
-def _read_lease(path):
-    """``(content, mtime)`` of a registry file; ``(None, None)`` if it is missing."""
-    try:
-        with open(path, 'rb') as fp:
-            data = fp.read()
-            mtime = os.fstat(fp.fileno()).st_mtime
-    except _compat.OS_ERRORS as exc:
-        if platform_shim.is_file_missing_error(exc):
-            return None, None
-        raise
-    return data.decode('ascii', 'replace'), mtime
-
-
-def _open_registry(directory, platform, clock, pid, detached):
-    """A _FileRegistry on *directory*, made private; or a _MemoryRegistry and one warning."""
-    uid = platform_shim.user_id()
-    try:
-        try:
-            os.makedirs(directory, 0o700)
-        except _compat.OS_ERRORS as exc:
-            if not platform_shim.is_file_exists_error(exc):
-                raise  # EEXIST: it exists (maybe just made by another process): check it
-        problem = platform_shim.private_dir_problem(platform, directory, uid)
-    except _compat.OS_ERRORS as exc:
-        _warn_once(('unusable', directory),
-                   'testsupport: cannot create the port registry %r (%s); leases are kept '
-                   'in this process only, so other processes may be handed the same ports: '
-                   'set %s to a writable directory' % (directory, exc, REGISTRY_ENV_VAR))
-        return _MemoryRegistry(clock)
-    if problem is not None:
-        _warn_once(('unsafe', directory),
-                   'testsupport: not using the port registry %r: it %s; leases are kept in '
-                   'this process only, so other processes may be handed the same ports: '
-                   'remove it or set %s to a directory only you can write'
-                   % (directory, problem, REGISTRY_ENV_VAR))
-        return _MemoryRegistry(clock)
-    return _FileRegistry(directory, platform, clock, pid, detached)
-
-
-# -- the allocator ----------------------------------------------------------
-
-class _Block(object):
-    __slots__ = ('index', 'registry', 'token', 'expiry')
-
-    def __init__(self, index, registry, token, expiry):
-        self.index = index
-        self.registry = registry
-        self.token = token
-        self.expiry = expiry
-
+# -- the allocator ------------------------------------------------------------
 
 class _Lease(object):
-    __slots__ = ('port', 'expiry', 'reserved')
+    __slots__ = ('port', 'expiry', 'reserved', 'started', 'handle')
 
-    def __init__(self, port, expiry, reserved):
+    def __init__(self, port, expiry, reserved, started, handle=None):
         self.port = port
         self.expiry = expiry
         self.reserved = reserved
+        self.started = started
+        self.handle = handle  # a single-port lease's store handle; None inside a block
 
 
 class _Allocator(object):
     """One process's leases: the blocks it holds and the ports leased from them.
 
-    *port_range* is ``(low, high)`` or None for kernel-assigned ports;
-    *registry* is a _FileRegistry or _MemoryRegistry; *clock* returns wall-clock
-    seconds (tests pass a fake one); *detached* leases survive the process
-    (the ``port`` command) and end only by expiry.
+    *port_range* is ``(low, high)`` or None for kernel-assigned ports; *store*
+    is one of :mod:`testsupport._leases`' stores; *clock* returns wall-clock
+    seconds (tests pass a fake one); *max_units* bounds the blocks and single
+    ports held at once (each may cost a file descriptor).
     """
 
-    def __init__(self, port_range, lease_seconds, registry, platform, clock=time.time,
-                 detached=False, pid=None):
+    def __init__(self, port_range, lease_seconds, store, platform, clock=time.time,
+                 pid=None, max_units=None):
         self.port_range = port_range
         self.lease_seconds = lease_seconds
-        self.registry = registry
+        self.store = store
         self.platform = platform
         self.clock = clock
-        self.detached = detached
         self.pid = os.getpid() if pid is None else pid
-        self._blocks = {}
+        self.max_units = max_units or _max_units(platform)
+        size = 0 if port_range is None else port_range[1] - port_range[0] + 1
+        self.unit = ('kernel' if port_range is None else
+                     'block' if size >= _MIN_BLOCK_RANGE else 'port')
+        self._blocks = {}       # block index -> store handle
+        self._live = {}         # block index -> leases running in it
+        self._idle = {}         # block index -> when its last lease ended
         self._free = collections.deque()
-        self._leases = {}
+        self._leases = {}       # port -> _Lease
         self._expiries = collections.deque()
+        self._quarantine = set()  # reserve_port() leases that expired unreleased
+        self._known = set()     # every port this allocator ever leased
         self._mutex = threading.Lock()
         if port_range is not None:
             low, high = port_range
             self._first_block, self._last_block = low // BLOCK_SIZE, high // BLOCK_SIZE
 
     # -- public operations -------------------------------------------------
-    def allocate(self, family, socktype, host, reserved, caller):
+    def allocate(self, family, socktype, host, reserved, caller, never_fail=False):
         """Lease a port bindable for *family*/*socktype* on *host*; return it."""
         with self._mutex:
-            return self._allocate(family, socktype, host, reserved, caller)
+            host = _sockets.loopback(family, host)
+            now = self.clock()
+            self._reap(now)
+            self._return_idle_blocks(now)
+            expiry = now + self.lease_seconds
+            want = (family, socktype, host, caller, reserved, now, expiry)
+            if self.unit == 'block':
+                port = self._from_blocks(*want)
+            elif self.unit == 'port':
+                port = self._single(self._range_candidates(), *want)
+            else:
+                port = self._from_kernel(*want)
+            if port is not None:
+                return port
+            if never_fail:
+                return self._under_pressure(*want)
+            raise self._exhausted(caller)
 
-    def _allocate(self, family, socktype, host, reserved, caller):
-        host = socket_helper._loopback(family, host)
+    def release(self, port):
+        """End the lease on *port*; True if this allocator knew the port."""
+        with self._mutex:
+            lease = self._leases.pop(port, None)
+            if lease is not None:
+                self._end(lease, self.clock())
+                return True
+            if port in self._quarantine:
+                self._quarantine.discard(port)
+                if port // BLOCK_SIZE in self._blocks:
+                    self._free.append(port)
+                return True
+            return port in self._known
+
+    def unreleased(self):
+        """Ports reserved with reserve_port() and not released (running or expired), sorted."""
         now = self.clock()
-        self._reap(now)
-        expiry = now + self.lease_seconds
-        if self.port_range is None:
-            return self._allocate_kernel(family, socktype, host, reserved, caller, expiry)
-        last_error = None
+        running = [p for p, lease in self._leases.items() if lease.reserved and lease.expiry > now]
+        return sorted(set(running) | self._quarantine)
+
+    def held_units(self):
+        """How many blocks and single ports this allocator holds in its store."""
+        return len(self._blocks) + sum(1 for lease in self._leases.values() if lease.handle)
+
+    def close(self):
+        """Give every block and single port back (at exit, or when the config changed)."""
+        with self._mutex:
+            blocks, self._blocks = self._blocks, {}
+            leases, self._leases = self._leases, {}
+            self._free.clear()
+            self._expiries.clear()
+            self._live.clear()
+            self._idle.clear()
+            handles = list(blocks.values()) + [l.handle for l in leases.values() if l.handle]
+            for handle in handles:
+                try:
+                    self.store.release(handle)
+                except _compat.OS_ERRORS:
+                    pass  # at exit: the entry expires or its owner is seen dead
+
+    def forget_after_fork(self):
+        """In a forked child: drop (close) the parent's handles without releasing them."""
+        handles = list(self._blocks.values()) + [l.handle for l in self._leases.values()
+                                                 if l.handle]
+        for handle in handles:
+            sock = getattr(handle, 'sock', None)
+            if sock is not None:
+                sock.close()  # the child's copy only: the parent still holds the name
+
+    # -- blocks ------------------------------------------------------------
+    def _from_blocks(self, family, socktype, host, caller, reserved, now, expiry):
         budget = len(self._free)
         candidates = None
         while True:
             while budget > 0:
                 budget -= 1
                 port = self._free.popleft()
-                block = self._blocks.get(port // BLOCK_SIZE)
-                if block is None or port in self._leases:
-                    continue  # its block was lost, or a duplicate entry of a leased port
-                error = _bind_error(family, socktype, host, port, self.platform, caller)
+                index = port // BLOCK_SIZE
+                if index not in self._blocks or port in self._leases or port in self._quarantine:
+                    continue  # its block went back, or a duplicate entry
+                try:
+                    error = _sockets.bind_error(family, socktype, host, port, self.platform,
+                                                caller)
+                except BaseException:
+                    self._free.appendleft(port)  # a failed check costs nothing
+                    raise
                 if error is not None:
-                    last_error = error
-                    self._free.append(port)  # bound by a non-cooperating process
+                    self._free.append(port)  # bound by a process that does not lease
                     continue
-                if block.expiry < expiry and not self._renew(block, expiry):
+                if not self.store.renew(self._blocks[index], self._block_expiry(expiry)):
+                    self._drop_block(index)  # taken over after it expired
                     continue
-                return self._lease(port, expiry, reserved)
+                return self._lease(port, reserved, now, expiry)
+            if self.held_units() >= self.max_units:
+                return None
             if candidates is None:
                 candidates = self._candidate_blocks()
-            block = self._claim_next(candidates, expiry)
-            if block is None:
-                raise self._exhausted(caller, last_error)
-            ports = self._ports_of(block.index)
+            ports = self._claim_next(candidates, expiry)
+            if ports is None:
+                return None
             self._free.extendleft(reversed(ports))
             budget = len(ports)
-
-    def release(self, port, caller):
-        with self._mutex:
-            self._release(port, caller)
-
-    def _release(self, port, caller):
-        lease = self._leases.pop(port, None)
-        if lease is not None:
-            self._free.append(port)
-            return
-        if port // BLOCK_SIZE not in self._blocks:
-            raise ValueError('%s(): port %r is not leased by this process (pid %d); pass a '
-                             'port that reserve_port() returned' % (caller, port, self.pid))
-
-    def unreleased(self):
-        """Ports reserved with reserve_port() whose lease is still running, sorted."""
-        now = self.clock()
-        return sorted(p for p, lease in self._leases.items()
-                      if lease.reserved and lease.expiry > now)
-
-    def close(self, keep_detached=True):
-        """Give up every block (at exit; detached leases stay until they expire).
-
-        ``keep_detached=False`` gives up a detached allocator's blocks too (a
-        ``port`` command that failed half-way hands back what it took).
-        """
-        blocks, self._blocks = self._blocks, {}
-        self._free.clear()
-        self._leases.clear()
-        if self.detached and keep_detached:
-            return
-        for block in blocks.values():
-            try:
-                block.registry.release(block.index, block.token)
-            except _compat.OS_ERRORS:
-                pass  # at exit: the block expires or its owner is seen dead
-
-    # -- internals -----------------------------------------------------------
-    def _lease(self, port, expiry, reserved):
-        lease = _Lease(port, expiry, reserved)
-        self._leases[port] = lease
-        self._expiries.append(lease)
-        return port
-
-    def _reap(self, now):
-        """End the leases that have expired: their ports go back to the pool."""
-        expiries = self._expiries
-        while expiries and expiries[0].expiry <= now:
-            lease = expiries.popleft()
-            if self._leases.get(lease.port) is lease:
-                del self._leases[lease.port]
-                self._free.append(lease.port)
-        # Leases released early leave their entry here; drop them in passing.
-        while expiries and self._leases.get(expiries[0].port) is not expiries[0]:
-            expiries.popleft()
-
-    def _ports_of(self, index):
-        low, high = self.port_range
-        return [p for p in range(index * BLOCK_SIZE, (index + 1) * BLOCK_SIZE)
-                if low <= p <= high and p not in self._leases]
 
     def _candidate_blocks(self):
         """Every block of the range once, from a random start (no scan from the front)."""
@@ -548,167 +398,325 @@ class _Allocator(object):
             if index not in self._blocks:
                 yield index
 
-    def _block_expiry(self, expiry):
-        # A process's block outlives its leases by one lease time, so that it is
-        # renewed about once per lease time; a detached one ends with them.
-        return expiry if self.detached else expiry + self.lease_seconds
-
     def _claim_next(self, candidates, expiry):
+        """Claim the next free block; its ports not leased singly elsewhere, or None."""
+        low, high = self.port_range
         for index in candidates:
-            block = self._claim(index, expiry)
-            if block is not None:
-                return block
+            try:
+                handle = self.store.acquire('b%d' % index, self._block_expiry(expiry))
+            except _compat.OS_ERRORS as exc:
+                self._store_failed(exc)
+                return None
+            if handle is None:
+                continue
+            self._blocks[index] = handle
+            self._live[index] = 0
+            self._idle[index] = self.clock()
+            return [p for p in range(index * BLOCK_SIZE, (index + 1) * BLOCK_SIZE)
+                    if low <= p <= high and p not in self._leases
+                    and not self.store.held('p%d' % p)]
         return None
 
-    def _claim(self, index, expiry):
-        block_expiry = self._block_expiry(expiry)
+    def _block_expiry(self, expiry):
+        # A block outlives its leases by one lease time, so that a file entry
+        # is rewritten about once per lease time, not at every lease.
+        return expiry + self.lease_seconds
+
+    def _drop_block(self, index):
+        handle = self._blocks.pop(index, None)
+        self._live.pop(index, None)
+        self._idle.pop(index, None)
+        if handle is not None:
+            try:
+                self.store.release(handle)
+            except _compat.OS_ERRORS:
+                pass
+
+    def _return_idle_blocks(self, now):
+        for index, since in list(self._idle.items()):
+            if now - since >= _IDLE_BLOCK_SECONDS:
+                self._drop_block(index)
+
+    # -- single ports --------------------------------------------------------
+    def _range_candidates(self):
+        low, high = self.port_range
+        ports = list(range(low, high + 1))
+        random.shuffle(ports)
+        return ports
+
+    def _single(self, candidates, family, socktype, host, caller, reserved, now, expiry):
+        """Lease the first of *candidates* whose single-port name and bind check succeed."""
+        for port in candidates:
+            if port in self._leases or port in self._quarantine:
+                continue
+            if self.held_units() >= self.max_units:
+                return None
+            handle = self._acquire_single(port, expiry)
+            if handle is None:
+                continue
+            try:
+                error = _sockets.bind_error(family, socktype, host, port, self.platform, caller)
+            except BaseException:
+                self.store.release(handle)  # a failed check costs nothing
+                raise
+            if error is not None:
+                self.store.release(handle)
+                continue
+            return self._lease(port, reserved, now, expiry, handle)
+        return None
+
+    def _acquire_single(self, port, expiry, detached=False):
+        """Hold the name of *port* alone; None if it or its block is held elsewhere."""
         try:
-            token = self.registry.claim(index, block_expiry)
+            handle = self.store.acquire('p%d' % port, expiry, detached)
         except _compat.OS_ERRORS as exc:
-            self._fall_back(exc)
-            token = self.registry.claim(index, block_expiry)
-        if token is None:
+            self._store_failed(exc)
             return None
-        block = self._blocks[index] = _Block(index, self.registry, token, block_expiry)
-        return block
+        if handle is None:
+            return None
+        index = port // BLOCK_SIZE
+        if index not in self._blocks and self.store.held('b%d' % index):
+            self.store.release(handle)  # a block holder (maybe) hands it out
+            return None
+        return handle
 
-    def _renew(self, block, expiry):
-        block_expiry = self._block_expiry(expiry)
-        try:
-            token = block.registry.renew(block.index, block.token, block_expiry)
-        except _compat.OS_ERRORS as exc:
-            self._fall_back(exc)
-            token = None
-        if token is None:  # taken over after it expired: drop it
-            del self._blocks[block.index]
-            return False
-        block.token, block.expiry = token, block_expiry
-        return True
+    def _from_kernel(self, family, socktype, host, caller, reserved, now, expiry):
+        """Kernel-assigned ports, each leased alone.
 
-    def _fall_back(self, exc):
-        directory = getattr(self.registry, 'directory', None)
-        _warn_once(('unwritable', directory),
-                   'testsupport: cannot write to the port registry %r (%s); leases are kept '
-                   'in this process only, so other processes may be handed the same ports: '
-                   'free some space or set %s to a writable directory'
-                   % (directory, exc, REGISTRY_ENV_VAR))
-        if self.registry.persistent:
-            self.registry = _MemoryRegistry(self.clock)
-
-    def _allocate_kernel(self, family, socktype, host, reserved, caller, expiry):
-        """Kernel-assigned ports, registered by the block that contains them.
-
-        Linux' bind(port 0) often returns the same port again once it is closed,
-        so a port we cannot use stays bound until the search ends, and the
-        kernel has to pick another.
+        Linux' bind(port 0) often returns the same port again once it is
+        closed, so a port we cannot use stays bound until the search ends.
         """
         rejected = []
         try:
             for _attempt in range(_KERNEL_TRIES):
                 sock = socket.socket(family, socktype)
                 rejected.append(sock)
-                port = socket_helper._bind_port(sock, host, self.platform)
-                if port in self._leases:
+                port = _sockets.bind_port(sock, host, caller, self.platform)
+                if port in self._leases or port in self._quarantine:
                     continue
-                index = port // BLOCK_SIZE
-                block = self._blocks.get(index)
-                if block is None:
-                    block = self._claim(index, expiry)
-                    if block is None:
-                        continue
-                elif block.expiry < expiry and not self._renew(block, expiry):
-                    continue
-                return self._lease(port, expiry, reserved)
+                if self.held_units() >= self.max_units:
+                    return None
+                handle = self._acquire_single(port, expiry)
+                if handle is not None:
+                    return self._lease(port, reserved, now, expiry, handle)
         finally:
             for sock in rejected:
                 sock.close()
-        raise NoFreePortError(
-            self.platform.errnos['EADDRINUSE'],
-            '%s(): %d kernel-assigned ports in a row were leased to other processes; '
-            'release ports with release_port(), run fewer workers, or set %s to a range '
-            'outside the ephemeral ports' % (caller, _KERNEL_TRIES, RANGE_ENV_VAR))
+        return None
 
-    def _exhausted(self, caller, last_error):
-        low, high = self.port_range
-        mine = sum(len(self._ports_of_all(index)) for index in self._blocks)
-        if self._blocks:
-            own = ('%d of them by this one, whose %d ports are all leased or in use'
-                   % (len(self._blocks), mine))
+    # -- pressure ------------------------------------------------------------------
+    def _under_pressure(self, family, socktype, host, caller, reserved, now, expiry):
+        """find_unused_port() never fails where bind(port 0) works: reuse, then kernel ports."""
+        port = self._reuse_own(family, socktype, host, caller, now, expiry)
+        if port is not None:
+            return port
+        _warn_once(('pressure', self.port_range),
+                   'testsupport: find_unused_port(): no port of %s could be leased (the range '
+                   'is held by live processes, or this process holds %d blocks and ports, its '
+                   'limit); handing out kernel-assigned ports, which bind(port 0) callers may '
+                   'also be given: release ports with release_port(), lower %s, or widen %s'
+                   % (self._range_text(), self.held_units(), LEASE_ENV_VAR, RANGE_ENV_VAR))
+        port = self._from_kernel(family, socktype, host, caller, reserved, now, expiry)
+        if port is not None:
+            return port
+        # No name could be held (no descriptor left): CPython's way, unleased.
+        port = _sockets.kernel_port(family, socktype, host, self.platform, caller)
+        self._known.add(port)
+        return port
+
+    def _reuse_own(self, family, socktype, host, caller, now, expiry):
+        """Re-lease one of our find_unused_port() leases older than a second and unbound."""
+        tried = 0
+        for lease in list(self._expiries):
+            if tried >= _REUSE_TRIES or now - lease.started < _MIN_REUSE_SECONDS:
+                break
+            if self._leases.get(lease.port) is not lease or lease.reserved:
+                continue
+            tried += 1
+            if _sockets.bind_error(family, socktype, host, lease.port, self.platform,
+                                   caller) is not None:
+                continue
+            lease.expiry = expiry
+            lease.started = now
+            self._expiries.remove(lease)
+            self._expiries.append(lease)
+            return lease.port
+        return None
+
+    def _store_failed(self, exc):
+        if self.platform.is_fd_exhausted(exc):
+            return  # no descriptor for another name: the caller's pressure path
+        _warn_once(('store', self.store.describe(), str(exc)),
+                   'testsupport: the lease store %s failed (%s); no more ports are leased '
+                   'from it in this process until it works again' % (self.store.describe(), exc))
+
+    # -- leases --------------------------------------------------------------------
+    def _lease(self, port, reserved, now, expiry, handle=None):
+        lease = _Lease(port, expiry, reserved, now, handle)
+        self._leases[port] = lease
+        self._expiries.append(lease)
+        self._known.add(port)
+        index = port // BLOCK_SIZE
+        if handle is None and index in self._live:
+            self._live[index] += 1
+            self._idle.pop(index, None)
+        return port
+
+    def _end(self, lease, now, expired=False):
+        """A lease ends: its port goes back (a reserved one that expired is quarantined)."""
+        if lease.handle is not None:
+            try:
+                self.store.release(lease.handle)
+            except _compat.OS_ERRORS:
+                pass
+            if expired and lease.reserved:
+                self._quarantine.add(lease.port)
+            return
+        index = lease.port // BLOCK_SIZE
+        if index in self._live:
+            self._live[index] -= 1
+            if self._live[index] <= 0:
+                self._idle[index] = now
+            if expired and lease.reserved:
+                self._quarantine.add(lease.port)
+            else:
+                self._free.append(lease.port)
+
+    def _reap(self, now):
+        """End the leases that have expired."""
+        expiries = self._expiries
+        while expiries and expiries[0].expiry <= now:
+            lease = expiries.popleft()
+            if self._leases.get(lease.port) is lease:
+                del self._leases[lease.port]
+                self._end(lease, now, expired=True)
+        # Leases released early leave their entry here; drop them in passing.
+        while expiries and self._leases.get(expiries[0].port) is not expiries[0]:
+            expiries.popleft()
+
+    def _range_text(self):
+        return 'kernel-assigned ports' if self.port_range is None else '%d-%d' % self.port_range
+
+    def _exhausted(self, caller):
+        if self.held_units() >= self.max_units:
+            why = ('this process holds %d blocks and ports, the most it may (about a quarter '
+                   'of its file-descriptor limit)' % self.held_units())
+        elif self.port_range is None:
+            why = '%d kernel-assigned ports in a row were leased to others' % _KERNEL_TRIES
         else:
-            own = 'none by this one'
+            own = len(self._blocks) + sum(1 for lease in self._leases.values() if lease.handle)
+            why = ('every block of %d ports in it is held by a live process (%d by this one, '
+                   'whose ports are all leased or bound)' % (BLOCK_SIZE, own))
         return NoFreePortError(
             self.platform.errnos['EADDRINUSE'],
-            '%s(): no free port in %d-%d: every block of %d ports in it is held by a live '
-            'process, %s (last bind error: %s); widen %s, release ports with release_port(), '
-            'or run fewer workers' % (caller, low, high, BLOCK_SIZE, own,
-                                      last_error or 'none', RANGE_ENV_VAR))
+            '%s(): no free port in %s: %s; release ports with release_port(), widen %s, or '
+            'run fewer workers (find_unused_port() does not fail this way: it falls back to '
+            'kernel-assigned ports)' % (caller, self._range_text(), why, RANGE_ENV_VAR))
 
-    def _ports_of_all(self, index):
-        low, high = self.port_range
-        return [p for p in range(index * BLOCK_SIZE, (index + 1) * BLOCK_SIZE)
-                if low <= p <= high]
+    # -- detached leases (the port command) --------------------------------------------
+    def lease_detached(self, count, family, socktype, lease_seconds, caller):
+        """*count* single-port leases meant to outlive this process; ``[(port, handle)]``.
+
+        All or nothing: on any failure every name taken is given back and the
+        error propagates.
+        """
+        with self._mutex:
+            host = _sockets.loopback(family, None)
+            expiry = self.clock() + lease_seconds
+            taken = []
+            try:
+                candidates = (self._range_candidates() if self.port_range is not None
+                              else None)
+                while len(taken) < count:
+                    port = self._next_detached(candidates, family, socktype, host, caller,
+                                               expiry, taken)
+                    if port is None:
+                        raise self._exhausted(caller)
+            except BaseException:
+                for _port, handle in taken:
+                    self.store.release(handle)
+                raise
+            return taken
+
+    def _next_detached(self, candidates, family, socktype, host, caller, expiry, taken):
+        while True:
+            if candidates is not None:
+                if not candidates:
+                    return None
+                port = candidates.pop()
+            else:
+                if len(taken) >= self.max_units:
+                    return None
+                port = _sockets.kernel_port(family, socktype, host, self.platform, caller)
+            if port in self._leases:
+                continue
+            handle = self._acquire_single(port, expiry, detached=True)
+            if handle is None:
+                if candidates is None and len(taken) > _KERNEL_TRIES * count:
+                    return None
+                continue
+            if _sockets.bind_error(family, socktype, host, port, self.platform,
+                                   caller) is not None:
+                self.store.release(handle)
+                continue
+            taken.append((port, handle))
+            return port
 
 
-def _bind_error(family, socktype, host, port, platform, caller):
-    """None if *port* can be bound on *host* now; the error if it is taken or reserved.
-
-    Other errors propagate: an unresolvable *host* as ``socket_helper``'s
-    explained ``gaierror`` naming *caller*.
-    """
-    sock = socket.socket(family, socktype)
-    try:
-        platform.make_exclusive(sock)
-        socket_helper._bind(sock, host, port, caller, platform)
-    except _compat.OS_ERRORS as exc:
-        if platform.is_address_taken(exc):
-            return exc
-        raise
-    finally:
-        sock.close()
-    return None
-
-
-def _kernel_port(family, socktype, host, platform):
-    """A port the kernel assigns: bind port 0 with socket_helper._bind_port, close."""
-    sock = socket.socket(family, socktype)
-    with contextlib.closing(sock):
-        return socket_helper._bind_port(sock, host, platform)
+def _max_units(platform):
+    """Blocks and single ports one process may hold: a quarter of its descriptor limit."""
+    limit = platform_shim.fd_soft_limit()
+    return max(16, min(1024, limit // 4)) if limit else 256
 
 
 # -- this process's allocator -------------------------------------------------
 
 _state = {}
+_state_lock = threading.Lock()
 
 
-def _current(environ=None, detached=False):
-    """The allocator for this process and configuration (a fresh one after fork)."""
+def _current(environ=None):
+    """The allocator for this process and configuration (a fresh one after fork).
+
+    Created once under a lock: threads making their first call at once share it.
+    """
     environ = os.environ if environ is None else environ
     key = (os.getpid(), environ.get(RANGE_ENV_VAR), environ.get(REGISTRY_ENV_VAR),
-           environ.get(LEASE_ENV_VAR), detached)
+           environ.get(LEASE_ENV_VAR), environ.get(BACKEND_ENV_VAR))
     allocator = _state.get(key)
-    if allocator is None:
-        platform = platform_shim.current()
-        config = _config(environ, platform)
-        registry = _open_registry(config.directory, platform, time.time, key[0], detached)
-        allocator = _Allocator(config.port_range, config.lease_seconds, registry, platform,
-                               detached=detached)
-        if not _state:
-            atexit.register(_release_at_exit)
-        for stale in [k for k in _state if k[0] != key[0]]:
-            del _state[stale]  # a parent's allocators, inherited through fork
-        _state[key] = allocator
+    if allocator is not None:
+        return allocator
+    with _state_lock:
+        allocator = _state.get(key)
+        if allocator is None:
+            platform = platform_shim.current()
+            config = _config(environ, platform)
+            store = _leases.open_store(environ, platform, config.directory, config.private,
+                                       time.time, key[0], platform_shim.user_id(), None)
+            allocator = _Allocator(config.port_range, config.lease_seconds, store, platform)
+            if not _state:
+                atexit.register(_release_at_exit)
+                _compat.at_fork_in_child(_forget_parent)
+            _forget_parent()
+            _state[key] = allocator
     return allocator
 
 
+def _forget_parent():
+    """Drop the allocators a forked child inherited (their names stay the parent's)."""
+    pid = os.getpid()
+    for key in [k for k in _state if k[0] != pid]:
+        _state.pop(key).forget_after_fork()
+
+
 def _release_at_exit(state=None):
-    """At exit, list forgotten reserve_port() leases and give up this process's blocks."""
+    """At exit, list forgotten reserve_port() leases and give back this process's leases."""
     pid = os.getpid()
     forgotten = []
     for key, allocator in list((_state if state is None else state).items()):
         if key[0] != pid or allocator.pid != pid:
             continue  # inherited through fork: the parent's to release
-        if not allocator.detached:
-            forgotten.extend(allocator.unreleased())
+        forgotten.extend(allocator.unreleased())
         allocator.close()
     if forgotten:
         warnings.warn('testsupport: %d port(s) reserved with reserve_port() were never '
@@ -725,33 +733,45 @@ def reserve_port(family=socket.AF_INET, socktype=socket.SOCK_STREAM, host=None):
     *host* defaults to ``HOST`` (``HOSTv6`` for AF_INET6). Until
     :func:`release_port`, the lease time (``TESTSUPPORT_PORT_LEASE``, default
     60 s) or the end of this process, no process using testsupport is handed
-    the port. Processes that do not use testsupport are kept off it only by
-    the choice of range (outside the ephemeral ports): bind it soon.
+    the port; an expired lease that was never released is not handed out
+    again by this process either. Processes that do not use testsupport are
+    kept off it only by the choice of range (outside the ephemeral ports):
+    bind it soon.
 
     Raises ValueError for a family or type without ports or a bad
     ``TESTSUPPORT_PORT_*`` variable, :class:`NoFreePortError` when the range is
-    used up, and the socket error when no socket of that family can be bound
-    on *host* (e.g. AF_INET6 where IPv6 is off). With
-    ``TESTSUPPORT_PORT_STRATEGY=ephemeral`` the port is the kernel's and not
-    leased.
+    used up, and the socket error (explained) when no socket of that family can
+    be bound on *host* (e.g. AF_INET6 where IPv6 is off); a failed check leases
+    nothing. With ``TESTSUPPORT_PORT_STRATEGY=ephemeral`` the port is the
+    kernel's and not leased.
     """
-    return _reserve_port(family, socktype, host, 'reserve_port', platform_shim.current(),
-                         reserved=True)
+    return lease_port(family, socktype, host, 'reserve_port', platform_shim.current(),
+                      reserved=True)
 
 
-def _reserve_port(family, socktype, host, caller, platform, reserved, environ=None):
+def lease_port(family, socktype, host, caller, platform, reserved=False, never_fail=False,
+               environ=None):
+    """The one path to a leased port (``reserve_port``, ``find_unused_port``, fixtures).
+
+    *caller* names the public function in messages; *never_fail* (find_unused_port)
+    falls back instead of raising NoFreePortError.
+    """
     environ = os.environ if environ is None else environ
-    socket_helper._check_port_family(caller, family, platform, socktype)
+    _sockets.check_port_family(caller, family, platform, socktype)
+    if host is not None:
+        _sockets.check_host(caller, host)
     if _strategy(environ) == 'ephemeral':
-        return _kernel_port(family, socktype, socket_helper._loopback(family, host), platform)
-    return _current(environ).allocate(family, socktype, host, reserved, caller)
+        return _sockets.kernel_port(family, socktype, host, platform, caller)
+    return _current(environ).allocate(family, socktype, host, reserved, caller, never_fail)
 
 
 def release_port(port):
     """End the lease on *port* now, so the port can be handed out again.
 
-    Releasing a port whose lease has already ended is fine. Raises ValueError
-    for a port this process never leased. A no-op under
+    Releasing a port whose lease has already ended is fine, and never ends a
+    lease this process took on the port since. The lease is found whatever the
+    ``TESTSUPPORT_*`` variables say now. Raises TypeError for a non-int and
+    ValueError for a port this process never leased. A no-op under
     ``TESTSUPPORT_PORT_STRATEGY=ephemeral``.
     """
     if isinstance(port, bool) or not isinstance(port, _compat.integer_types):
@@ -759,45 +779,55 @@ def release_port(port):
                         'got %s %r' % (type(port).__name__, port))
     if _strategy(os.environ) == 'ephemeral':
         return
-    _current().release(port, 'release_port')
+    pid = os.getpid()
+    for key, allocator in list(_state.items()):
+        if key[0] == pid and allocator.release(port):
+            return
+    raise ValueError('release_port(): port %r is not leased by this process (pid %d); pass a '
+                     'port that reserve_port() returned' % (port, pid))
 
 
 @contextlib.contextmanager
 def reserved_port(family=socket.AF_INET, socktype=socket.SOCK_STREAM, host=None):
     """Context manager: :func:`reserve_port` on entry, :func:`release_port` on exit."""
-    port = _reserve_port(family, socktype, host, 'reserved_port', platform_shim.current(),
-                         reserved=True)
+    port = lease_port(family, socktype, host, 'reserved_port', platform_shim.current(),
+                      reserved=True)
     try:
         yield port
     finally:
         release_port(port)
 
 
-def _find_unused_port(family, socktype, platform):
-    """``socket_helper.find_unused_port``: a leased port, or CPython's way if asked for."""
-    socket_helper._check_port_family('find_unused_port', family, platform, socktype)
-    if _strategy(os.environ) == 'ephemeral':
-        return _kernel_port(family, socktype, socket_helper.HOST, platform)  # CPython's way
-    return _current().allocate(family, socktype, None, False, 'find_unused_port')
+def lease_detached_ports(count, family, socktype, lease_seconds=None, environ=None):
+    """*count* ports leased beyond this process (the ``port`` command): ``(ports, keeper)``.
 
-
-def _detached_ports(count, family, socktype, environ=None):
-    """*count* ports leased for the lease time beyond this process (the ``port`` command)."""
+    Nothing is held beyond this process until ``keeper.hold()`` is called, so
+    a caller that fails to hand the ports on calls ``keeper.give_back()``.
+    ValueError when *count* exceeds the candidate range, NoFreePortError when
+    fewer are free.
+    """
     environ = os.environ if environ is None else environ
     platform = platform_shim.current()
-    socket_helper._check_port_family('port', family, platform, socktype)
+    _sockets.check_port_family('port', family, platform, socktype)
     if _strategy(environ) == 'ephemeral':
-        return [_kernel_port(family, socktype, socket_helper.HOST, platform)
-                for _ in range(count)]
-    allocator = _current(environ, detached=True)
-    ports = []
-    try:
-        for _ in range(count):
-            ports.append(allocator.allocate(family, socktype, None, False, 'port'))
-    except BaseException:
-        # All or nothing: a script gets every port it asked for, or none stays leased.
-        for key in [k for k, v in _state.items() if v is allocator]:
-            del _state[key]
-        allocator.close(keep_detached=False)
-        raise
-    return ports
+        ports = [_sockets.kernel_port(family, socktype, None, platform, 'port')
+                 for _ in range(count)]
+        return ports, _leases.Keeper(None, [], 0.0)
+    allocator = _current(environ)
+    seconds = allocator.lease_seconds if lease_seconds is None else lease_seconds
+    if allocator.port_range is not None:
+        low, high = allocator.port_range
+        if count > high - low + 1:
+            raise ValueError('port: -n %d is more ports than the range %d-%d holds (%d); ask '
+                             'for fewer, or widen %s' % (count, low, high, high - low + 1,
+                                                         RANGE_ENV_VAR))
+    taken = allocator.lease_detached(count, family, socktype, seconds, 'port')
+    return [port for port, _h in taken], _leases.Keeper(
+        allocator.store, [h for _p, h in taken], time.time() + seconds)
+
+
+def release_detached_ports(ports, environ=None):
+    """End detached leases of *ports* (the ``release`` command); the ports not released."""
+    environ = os.environ if environ is None else environ
+    store = _current(environ).store
+    return [port for port in ports if not _leases.release_detached(store, 'p%d' % port)]

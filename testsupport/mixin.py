@@ -23,7 +23,7 @@ from __future__ import absolute_import, division, print_function
 import socket
 import unittest
 
-from . import platform_shim, servers, socket_helper, support
+from . import _sockets, platform_shim, servers, socket_helper, support
 
 __all__ = ['SocketTestMixin']
 
@@ -120,7 +120,7 @@ class SocketTestMixin(object):
         """
         message = None
         try:
-            servers.wait_for_port(port, socket_helper._loopback(socket.AF_INET, host),
+            servers.wait_for_port(port, _sockets.loopback(socket.AF_INET, host),
                                   timeout)
         except servers.WaitTimeoutError as exc:
             message = str(exc)
@@ -130,7 +130,7 @@ class SocketTestMixin(object):
     def assertPortFree(self, port, host=None, family=socket.AF_INET,
                        socktype=socket.SOCK_STREAM, msg=None):
         """Fail unless a ``bind()`` to (*host*, *port*) without SO_REUSEADDR succeeds."""
-        host = socket_helper._loopback(family, host)
+        host = _sockets.loopback(family, host)
         in_use, reason = servers.port_in_use(port, host, family, socktype)
         if in_use:
             self._fail_port(msg, 'port %s is not free: %s' % (port, reason))
@@ -138,7 +138,7 @@ class SocketTestMixin(object):
     def assertPortInUse(self, port, host=None, family=socket.AF_INET,
                         socktype=socket.SOCK_STREAM, msg=None):
         """Fail unless a ``bind()`` to (*host*, *port*) fails because it is taken."""
-        host = socket_helper._loopback(family, host)
+        host = _sockets.loopback(family, host)
         in_use, reason = servers.port_in_use(port, host, family, socktype)
         if not in_use:
             self._fail_port(msg, 'port %s is not in use: %s; was the socket closed '
@@ -158,7 +158,7 @@ class SocketTestMixin(object):
         """Skip the current test unless AF_UNIX sockets can be bound here."""
         if not socket_helper.can_bind_unix_socket():
             # "No UNIX Sockets" or "Requires a functional unix bind(): <error>"
-            raise unittest.SkipTest(socket_helper._unix_bind_probe())
+            raise unittest.SkipTest(_sockets.unix_bind_problem(platform_shim.current()))
 
     def requires(self, resource, msg=None):
         """Skip the current test unless *resource* is enabled (``support.requires``).

@@ -23,20 +23,30 @@ __all__ = [
     'FREEBSD',
     'LINUX',
     'MACOS',
+    'OddFileError',
     'Platform',
     'WINDOWS',
+    'create_file_exclusive',
     'current',
     'default_registry_dir',
     'detect',
+    'fallback_registry_dir',
+    'fd_soft_limit',
+    'host_name',
     'is_file_exists_error',
     'is_file_missing_error',
     'lock_fd',
+    'open_lock_file',
+    'peer_uid',
     'private_dir_problem',
     'probe_bind',
     'process_alive',
     'process_start_marker',
+    'read_small_file',
     'remove_quietly',
     'remove_tree_quietly',
+    'rewrite_file',
+    'set_non_inheritable',
     'unlock_fd',
     'user_id',
 ]
@@ -101,13 +111,19 @@ class Platform(object):
         ``'netsh'`` (Windows); ``ephemeral_default`` is used when reading fails.
     ``blackhole_sysctl``
         the sysctl that turns on a TCP blackhole (FreeBSD), else ``None``.
+    ``lease_store``
+        where port leases live by default: ``'kernel'`` (abstract AF_UNIX names,
+        held per network namespace by the kernel: Linux), ``'files'`` (a
+        per-user directory) or ``'memory'`` (this process only).
+    ``so_peercred``
+        the SO_PEERCRED option number (Linux: the uid of an AF_UNIX peer), else ``None``.
     """
 
     _fields = (
         'name', 'sol_socket', 'so_reuseaddr', 'so_reuseport', 'so_exclusiveaddruse',
         'sock_type_flags', 'af_unix', 'sun_path_max', 'errnos', 'gai_errnos',
         'ephemeral_source', 'ephemeral_default', 'ephemeral_sysctls', 'ephemeral_path',
-        'blackhole_sysctl', 'has_gethostname',
+        'blackhole_sysctl', 'has_gethostname', 'lease_store', 'so_peercred',
     )
 
     def __init__(self, **fields):
@@ -153,6 +169,18 @@ class Platform(object):
         WSL, Docker) and refuses binds in them with WSAEACCES.
         """
         return self.is_errno(exc, 'EADDRINUSE', 'EACCES')
+
+    def is_family_mismatch(self, exc):
+        """True if bind() refused an address of the other family without an errno (PyPy).
+
+        CPython raises ``socket.gaierror`` for an IPv4 address on an AF_INET6
+        socket; PyPy raises ``OSError('address family mismatched')``.
+        """
+        return self.errno_of(exc) is None and 'family mismatched' in str(exc)
+
+    def is_fd_exhausted(self, exc):
+        """True if *exc* is EMFILE or ENFILE: no file descriptor left."""
+        return getattr(exc, 'errno', None) in (_errno.EMFILE, _errno.ENFILE)
 
     def is_permission_error(self, exc):
         """True if *exc* means "not allowed" (EACCES or EPERM)."""
@@ -299,7 +327,7 @@ LINUX = Platform(
     errnos=_LINUX_ERRNOS, gai_errnos=_GAI_ERRNOS,
     ephemeral_source='procfs', ephemeral_default=(32768, 60999), ephemeral_sysctls=None,
     ephemeral_path='/proc/sys/net/ipv4/ip_local_port_range',
-    blackhole_sysctl=None, has_gethostname=True,
+    blackhole_sysctl=None, has_gethostname=True, lease_store='kernel', so_peercred=17,
 )
 MACOS = Platform(
     name='macos', sol_socket=0xffff, so_reuseaddr=0x4, so_reuseport=0x200,
@@ -307,7 +335,8 @@ MACOS = Platform(
     errnos=_BSD_ERRNOS, gai_errnos=_BSD_GAI_ERRNOS,
     ephemeral_source='sysctl', ephemeral_default=(49152, 65535),
     ephemeral_sysctls=('net.inet.ip.portrange.first', 'net.inet.ip.portrange.last'),
-    ephemeral_path=None, blackhole_sysctl=None, has_gethostname=True,
+    ephemeral_path=None, blackhole_sysctl=None, has_gethostname=True, lease_store='files',
+    so_peercred=None,
 )
 FREEBSD = MACOS.replace(
     name='freebsd', sock_type_flags=0x20000000 | 0x10000000,
@@ -319,21 +348,22 @@ WINDOWS = Platform(
     errnos=_WINDOWS_ERRNOS, gai_errnos=_WINDOWS_GAI_ERRNOS,
     ephemeral_source='netsh', ephemeral_default=_WINDOWS_DEFAULT_RANGE,
     ephemeral_sysctls=None, ephemeral_path=None, blackhole_sysctl=None,
-    has_gethostname=True,
+    has_gethostname=True, lease_store='files', so_peercred=None,
 )
 
 _BY_PREFIX = (
     ('linux', LINUX),
     ('win32', WINDOWS),
-    ('cygwin', LINUX.replace(name='cygwin')),
+    ('cygwin', LINUX.replace(name='cygwin', lease_store='files', so_peercred=None)),
     ('darwin', MACOS),
     ('freebsd', FREEBSD),
     ('openbsd', MACOS.replace(name='openbsd', ephemeral_default=(49152, 65535))),
     ('netbsd', MACOS.replace(name='netbsd')),
     ('dragonfly', FREEBSD.replace(name='dragonfly', blackhole_sysctl=None)),
-    ('sunos', LINUX.replace(name='sunos', ephemeral_source='fixed',
-                            ephemeral_default=(32768, 65535))),
-    ('wasi', LINUX.replace(name='wasi', has_gethostname=False, af_unix=None)),
+    ('sunos', LINUX.replace(name='sunos', ephemeral_source='fixed', lease_store='files',
+                            so_peercred=None, ephemeral_default=(32768, 65535))),
+    ('wasi', LINUX.replace(name='wasi', has_gethostname=False, af_unix=None,
+                           lease_store='memory', so_peercred=None)),
 )
 
 
@@ -493,6 +523,128 @@ def unlock_fd(platform, fd, lock_module=None):
         fcntl.flock(fd, fcntl.LOCK_UN)
 
 
+#: Flags that keep an open() from following a symbolic link or blocking on a FIFO.
+_SAFE_OPEN_FLAGS = getattr(os, 'O_NOFOLLOW', 0) | getattr(os, 'O_NONBLOCK', 0)
+
+
+class OddFileError(EnvironmentError):
+    """A registry entry that is not a small regular file (a link, FIFO, directory, huge file)."""
+
+
+def read_small_file(path, limit):
+    """``(data, mtime)`` of the regular file *path*, at most *limit* bytes of it.
+
+    Never follows a symbolic link, never blocks (a FIFO or device is refused
+    before it is read) and never reads more than *limit* + 1 bytes.
+    :class:`OddFileError` for anything but a regular file of at most *limit*
+    bytes; other OS errors (ENOENT, EACCES, ELOOP for a link) propagate.
+    """
+    import stat as _stat
+    fd = os.open(path, os.O_RDONLY | _SAFE_OPEN_FLAGS)
+    try:
+        info = os.fstat(fd)
+        if not _stat.S_ISREG(info.st_mode):
+            raise OddFileError(_errno.EINVAL, 'not a regular file', path)
+        data = os.read(fd, limit + 1)
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise OddFileError(_errno.EFBIG, 'larger than %d bytes' % limit, path)
+    return data, info.st_mtime
+
+
+def create_file_exclusive(path, data):
+    """Create *path* (mode 0600) holding *data*; EEXIST if anything is there, links included."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _SAFE_OPEN_FLAGS, 0o600)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
+def rewrite_file(path, data):
+    """Replace the contents of the existing regular file *path* (no link is followed)."""
+    import stat as _stat
+    fd = os.open(path, os.O_WRONLY | _SAFE_OPEN_FLAGS)
+    try:
+        if not _stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OddFileError(_errno.EINVAL, 'not a regular file', path)
+        os.ftruncate(fd, 0)
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
+def open_lock_file(path):
+    """Open (creating it 0600) the lock file *path* without following a link; the fd."""
+    import stat as _stat
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | _SAFE_OPEN_FLAGS, 0o600)
+    if not _stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OddFileError(_errno.EINVAL, 'not a regular file', path)
+    return fd
+
+
+def fallback_registry_dir(platform, environ, hostname):
+    """Where a user's registry goes when the default location belongs to someone else.
+
+    Under the user's home directory, which no other user can create entries in,
+    keyed by host name (home directories are often shared between machines):
+    ``~/.cache/testsupport/ports-<host>`` (``$XDG_CACHE_HOME`` if set). None on
+    Windows, whose default is already per-user, and where no home is known.
+    """
+    if platform.name == 'windows':
+        return None
+    cache = environ.get('XDG_CACHE_HOME') or (
+        os.path.join(environ['HOME'], '.cache') if environ.get('HOME') else None)
+    if not cache:
+        return None
+    return os.path.join(cache, 'testsupport', 'ports-%s' % (hostname or 'localhost',))
+
+
+def host_name():
+    """This machine's host name, for keying per-machine state ('' if unknown)."""
+    try:
+        return socket.gethostname()
+    except (OSError, socket.error):
+        return ''
+
+
+def peer_uid(platform, sock):
+    """The user id of the process at the other end of the AF_UNIX socket *sock*, or None."""
+    if platform.so_peercred is None:
+        return None
+    import struct
+    try:
+        data = sock.getsockopt(platform.sol_socket, platform.so_peercred, struct.calcsize('3i'))
+    except (OSError, socket.error):
+        return None
+    return struct.unpack('3i', data)[1]
+
+
+def fd_soft_limit():
+    """This process's soft limit on open file descriptors, or None where unknown (Windows)."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return None if soft == resource.RLIM_INFINITY or soft <= 0 else soft
+
+
+def set_non_inheritable(fd):
+    """Keep *fd* from being inherited by programs this process starts (FD_CLOEXEC).
+
+    Python 3 creates descriptors that way already; 2.7 does not.
+    """
+    try:
+        import fcntl
+    except ImportError:  # Windows: 2.7 handles are not inherited by default either
+        return
+    flags = fcntl.fcntl(fd, fcntl.F_GETFD)
+    fcntl.fcntl(fd, fcntl.F_SETFD, flags | fcntl.FD_CLOEXEC)
+
+
 def _linux_proc_stat(pid, read_file):
     """``(state, start_time)`` from ``/proc/<pid>/stat``, or None if unreadable."""
     text = read_file('/proc/%d/stat' % pid)
@@ -520,20 +672,26 @@ def process_alive(platform, pid, start_marker=None, kill=None, read_file=None,
                   kernel32=None):
     """True unless process *pid* (started at *start_marker*) has certainly exited.
 
-    POSIX: ``kill(pid, 0)``; ESRCH means gone, EPERM means alive (another
-    user's). On Linux a zombie, or a different start time than *start_marker*
-    (the pid was reused), also means gone. Windows: ``OpenProcess`` and
+    POSIX: ``kill(pid, 0)``; ESRCH means gone, EPERM means another user's
+    process. On Linux a zombie, or a different start time than *start_marker*
+    (the pid was reused, also by another user's process), also means gone. A
+    pid <= 0 is never alive. Windows: ``OpenProcess`` and
     ``GetExitCodeProcess`` (``os.kill`` would terminate the process there).
     *kill*, *read_file* and *kernel32* replace ``os.kill``, file reading and
     ``ctypes.windll.kernel32`` (tests pass fakes).
     """
     if platform.name == 'windows':
         return _windows_process_alive(pid, kernel32)
+    if pid <= 0:
+        return False  # kill(0) and kill(-1) signal process groups: never a lease owner
     kill = kill or os.kill
     try:
         kill(pid, 0)
     except (OSError, IOError) as exc:
-        return exc.errno == _errno.EPERM
+        if exc.errno != _errno.EPERM:
+            return False
+        # EPERM: another user's process, maybe one that reused the pid: the start
+        # time below still tells.
     if platform.name in ('linux', 'cygwin'):
         stat = _linux_proc_stat(pid, read_file or _read_file)
         if stat is not None:

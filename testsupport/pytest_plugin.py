@@ -33,7 +33,7 @@ import types
 
 import pytest
 
-from . import platform_shim, socket_helper, support
+from . import _sockets, platform_shim, socket_helper, support
 
 __all__ = [
     'pytest_addoption',
@@ -98,7 +98,7 @@ def pytest_runtest_setup(item):
 def _marker_skip_reason(name):
     if name == 'requires_ipv6':
         return _ipv6_skip_reason(socket_helper.IPV6_ENABLED, platform_shim.probe_bind)
-    return _unix_skip_reason(socket_helper._unix_bind_probe())
+    return _unix_skip_reason(_sockets.unix_bind_problem(platform_shim.current()))
 
 
 def _ipv6_skip_reason(enabled, probe_bind):

@@ -15,7 +15,7 @@ import socket
 import threading
 import time
 
-from . import _compat, platform_shim, socket_helper, support
+from . import _compat, _sockets, platform_shim, socket_helper, support
 
 __all__ = [
     'DEFAULT_POLL_INTERVAL',
@@ -61,37 +61,18 @@ class ServerStopError(RuntimeError):
     """A served server did not stop, or its ``serve_forever()`` raised."""
 
 
-def _format_address(host, port):
-    if ':' in host:
-        return '[%s]:%s' % (host, port)
-    return '%s:%s' % (host, port)
-
-
-def _check_port(caller, port):
-    if isinstance(port, bool) or not isinstance(port, _compat.integer_types):
-        raise TypeError('%s(): port must be an int in 1..65535, got %s %r'
-                        % (caller, type(port).__name__, port))
-    if not 1 <= port <= 65535:
-        raise ValueError('%s(): port must be in 1..65535, got %r; pass the number a '
-                         'server is bound to (e.g. from bind_port() or find_unused_port())'
-                         % (caller, port))
+_format_address = _sockets.format_address
+_check_port = _sockets.check_port
 
 
 def _check_timeout(caller, timeout):
-    if timeout is None:
-        return support.SHORT_TIMEOUT
-    if isinstance(timeout, bool) or not isinstance(timeout, _compat.integer_types + (float,)):
-        raise TypeError('%s(): timeout must be a number of seconds or None, got %s %r'
-                        % (caller, type(timeout).__name__, timeout))
-    if timeout < 0:
-        raise ValueError('%s(): timeout must be >= 0 seconds, got %r' % (caller, timeout))
-    return timeout
+    return _sockets.check_timeout(caller, timeout, support.SHORT_TIMEOUT)
 
 
 def _bound_socket(family, socktype, host):
     sock = socket.socket(family, socktype)
     try:
-        socket_helper.bind_port(sock, socket_helper._loopback(family, host))
+        socket_helper.bind_port(sock, _sockets.loopback(family, host))
     except BaseException:
         sock.close()
         raise
@@ -129,7 +110,7 @@ def make_unix_socket_dir():
     Short enough that a socket name of 40 bytes in it fits the AF_UNIX limit.
     The caller removes it with :func:`remove_unix_socket_dir`.
     """
-    return socket_helper._make_private_dir()
+    return _sockets.make_private_dir(platform_shim.current())
 
 
 def unix_socket_path():
@@ -270,6 +251,10 @@ def _try_connect(host, port, timeout, platform):
         sock = socket.create_connection((host, port), timeout)
     except _compat.TIMEOUT_ERRORS as exc:
         return exc
+    except socket.gaierror as exc:
+        raise socket.gaierror(exc.errno, 'cannot resolve host %r: %s; wait on an IP address '
+                              'such as HOST (%r) or HOSTv6 (%r)'
+                              % (host, exc.args[-1], _sockets.HOST, _sockets.HOSTv6))
     except _compat.OS_ERRORS as exc:
         if platform.errno_of(exc) in _retry_errnos(platform):
             return exc

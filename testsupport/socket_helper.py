@@ -26,13 +26,10 @@ from __future__ import absolute_import, division, print_function
 import atexit
 import contextlib
 import os
-import shutil
 import socket
-import tempfile
 import unittest
-import uuid
 
-from . import _compat, platform_shim, support
+from . import _compat, _sockets, allocator, platform_shim, support
 
 __all__ = [
     'HOST',
@@ -52,62 +49,11 @@ __all__ = [
     'transient_internet',
 ]
 
-HOST = '127.0.0.1'
-HOSTv4 = '127.0.0.1'
-HOSTv6 = '::1'
+HOST = _sockets.HOST
+HOSTv4 = _sockets.HOSTv4
+HOSTv6 = _sockets.HOSTv6
 
 has_gethostname = platform_shim.current().has_gethostname
-
-_FAMILY_NAMES = {socket.AF_INET: 'AF_INET', socket.AF_INET6: 'AF_INET6'}
-_TYPE_NAMES = {socket.SOCK_STREAM: 'SOCK_STREAM', socket.SOCK_DGRAM: 'SOCK_DGRAM'}
-
-
-def _family_name(family, platform):
-    if platform.af_unix is not None and family == platform.af_unix:
-        return 'AF_UNIX'
-    return _FAMILY_NAMES.get(family, 'family %d' % (family,))
-
-
-def _loopback(family, host=None):
-    """*host*, or when it is None the loopback address of *family* (HOST or HOSTv6)."""
-    if host is not None:
-        return host
-    return HOSTv6 if family == socket.AF_INET6 else HOST
-
-
-def _check_int(caller, what, value, example):
-    if isinstance(value, bool) or not isinstance(value, _compat.integer_types):
-        raise TypeError('%s(): %s must be an int such as %s, got %s %r'
-                        % (caller, what, example, type(value).__name__, value))
-
-
-def _check_port_family(caller, family, platform, socktype=None):
-    """TypeError unless they are ints; ValueError unless *family* (and *socktype*) have ports."""
-    _check_int(caller, 'family', family, 'socket.AF_INET')
-    if socktype is not None:
-        _check_int(caller, 'socktype', socktype, 'socket.SOCK_STREAM')
-    if family not in _FAMILY_NAMES:
-        hint = (', or for AF_UNIX create_unix_domain_name() for an address and '
-                'bind_unix_socket() to bind' if family == platform.af_unix else '')
-        raise ValueError('%s(): %s has no ports; use socket.AF_INET or socket.AF_INET6%s'
-                         % (caller, _family_name(family, platform), hint))
-    if socktype is not None and socktype not in _TYPE_NAMES:
-        raise ValueError('%s(): socket type %r has no ports; use socket.SOCK_STREAM (TCP) '
-                         'or socket.SOCK_DGRAM (UDP)' % (caller, socktype))
-
-
-def _check_open_socket(caller, sock):
-    """TypeError for a non-socket, ValueError for a closed one."""
-    if not isinstance(sock, socket.socket):
-        raise TypeError('%s() expects a socket.socket, got %s %r'
-                        % (caller, type(sock).__name__, sock))
-    try:
-        fileno = sock.fileno()
-    except _compat.OS_ERRORS:  # 2.7: a closed socket raises EBADF
-        fileno = -1
-    if fileno == -1:
-        raise ValueError('%s(): the socket is closed; create a new socket and pass that'
-                         % caller)
 
 
 def find_unused_port(family=socket.AF_INET, socktype=socket.SOCK_STREAM):
@@ -128,12 +74,8 @@ def find_unused_port(family=socket.AF_INET, socktype=socket.SOCK_STREAM):
     used up, and the socket error when no socket of that family can be bound
     (e.g. AF_INET6 where IPv6 is off).
     """
-    return _find_unused_port(family, socktype, platform_shim.current())
-
-
-def _find_unused_port(family, socktype, platform):
-    from . import allocator  # lazily: allocator imports this module
-    return allocator._find_unused_port(family, socktype, platform)
+    return allocator.lease_port(family, socktype, None, 'find_unused_port',
+                                platform_shim.current(), never_fail=True)
 
 
 def bind_port(sock, host=HOST):
@@ -154,48 +96,7 @@ def bind_port(sock, host=HOST):
 
 
 def _bind_port(sock, host, platform):
-    _check_open_socket('bind_port', sock)
-    _check_port_family('bind_port', sock.family, platform)
-    if sock.family == socket.AF_INET6 and host is HOST:
-        host = HOSTv6  # the default (HOST itself, not any "127.0.0.1") means loopback
-    if platform.socket_type(sock) == socket.SOCK_STREAM:
-        options = platform.reuse_options_set(sock)
-        if options:
-            names = ' and '.join(options)
-            raise support.TestFailed(
-                'bind_port(): %s %s set on this TCP socket, so another process could bind the '
-                'same port; tests should never set %s on TCP/IP sockets (only for UDP '
-                'multicast): remove the setsockopt() call'
-                % (names, 'are' if len(options) > 1 else 'is', names))
-        platform.make_exclusive(sock)
-    _bind(sock, host, 0, 'bind_port', platform)
-    return sock.getsockname()[1]
-
-
-def _bind(sock, host, port, caller, platform):
-    """``sock.bind((host, port))``; an unresolvable *host* gets a message that helps.
-
-    The error stays a ``socket.gaierror`` with the same errno; its text names
-    *caller*, the host and the family, and says what to pass instead.
-    """
-    try:
-        sock.bind((host, port))
-    except socket.gaierror as exc:
-        raise socket.gaierror(exc.errno, '%s(): cannot resolve host %r for %s: %s; %s'
-                              % (caller, host, _family_name(sock.family, platform),
-                                 exc.args[-1], _host_hint(host, sock.family)))
-
-
-def _host_hint(host, family):
-    text = host if isinstance(host, _compat.string_types) else ''
-    if family == socket.AF_INET and ':' in text:
-        return ('%r is an IPv6 address and the socket is AF_INET: create the socket with '
-                'socket.AF_INET6, or pass an IPv4 host such as HOST (%r)' % (host, HOST))
-    parts = text.split('.')
-    if family == socket.AF_INET6 and len(parts) == 4 and all(p.isdigit() for p in parts):
-        return ('%r is an IPv4 address and the socket is AF_INET6: create the socket with '
-                'socket.AF_INET, or pass an IPv6 host such as HOSTv6 (%r)' % (host, HOSTv6))
-    return 'pass an IP address such as HOST (%r) or HOSTv6 (%r)' % (HOST, HOSTv6)
+    return _sockets.bind_port(sock, host, 'bind_port', platform)
 
 
 def bind_unix_socket(sock, addr):
@@ -212,14 +113,14 @@ def bind_unix_socket(sock, addr):
 
 
 def _bind_unix_socket(sock, addr, platform):
-    _check_open_socket('bind_unix_socket', sock)
+    _sockets.check_open_socket('bind_unix_socket', sock)
     if platform.af_unix is None:
         raise ValueError('bind_unix_socket(): this platform (%s) has no AF_UNIX sockets; '
                          'decorate the test with @skip_unless_bind_unix_socket' % platform.name)
     if sock.family != platform.af_unix:
         raise ValueError('bind_unix_socket() needs an AF_UNIX socket, got %s; use bind_port() '
                          'for AF_INET/AF_INET6 sockets'
-                         % _family_name(sock.family, platform))
+                         % _sockets.family_name(sock.family, platform))
     try:
         sock.bind(addr)
     except _compat.OS_ERRORS as exc:
@@ -239,27 +140,6 @@ def _is_ipv6_enabled(socket_module=socket):
 IPV6_ENABLED = _is_ipv6_enabled()
 
 
-_unix_bind_error = []
-
-
-def _unix_bind_probe():
-    """None if an AF_UNIX bind works here, else the reason (probed once, cached)."""
-    if not _unix_bind_error:
-        _unix_bind_error.append(_probe_unix_bind(platform_shim.current()))
-    return _unix_bind_error[0]
-
-
-def _probe_unix_bind(platform):
-    if platform.af_unix is None:
-        return 'No UNIX Sockets'
-    directory = _make_private_dir()
-    try:
-        error = platform_shim.probe_bind(platform.af_unix, os.path.join(directory, 'probe.sock'))
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
-    return None if error is None else 'Requires a functional unix bind(): %s' % (error,)
-
-
 def can_bind_unix_socket():
     """Return True if AF_UNIX sockets exist here and bind() on them works.
 
@@ -267,7 +147,7 @@ def can_bind_unix_socket():
 
     .. versionadded:: 0.1.0
     """
-    return _unix_bind_probe() is None
+    return _sockets.unix_bind_problem(platform_shim.current()) is None
 
 
 def skip_unless_bind_unix_socket(test):
@@ -275,7 +155,7 @@ def skip_unless_bind_unix_socket(test):
 
     The skip reason says why: ``No UNIX Sockets``, or the error bind() raised.
     """
-    return _skip_if_reason(test, _unix_bind_probe())
+    return _skip_if_reason(test, _sockets.unix_bind_problem(platform_shim.current()))
 
 
 def _skip_if_reason(test, reason):
@@ -347,31 +227,13 @@ def transient_internet(resource_name, timeout=_NOT_SET, errnos=()):
         socket.setdefaulttimeout(old_timeout)
 
 
-_SOCKET_DIR_PREFIX = 'tsu-'
 _process_dir = {}
-
-
-def _make_private_dir(candidates=None, limit=None):
-    """Create a new 0700 directory whose path leaves room for a socket name.
-
-    Tries the temp directory, then ``/tmp``: macOS' per-user temp directory is
-    about 50 characters long, near the 104-byte AF_UNIX limit.
-    """
-    if limit is None:
-        limit = platform_shim.current().sun_path_max
-    if candidates is None:
-        candidates = [tempfile.gettempdir(), '/tmp']
-    for base in candidates:
-        # mkdtemp adds 8 random characters; keep 40 bytes for the file name.
-        if len(os.path.join(base, _SOCKET_DIR_PREFIX)) + 8 + 40 <= limit and os.path.isdir(base):
-            return tempfile.mkdtemp(prefix=_SOCKET_DIR_PREFIX, dir=base)
-    return tempfile.mkdtemp(prefix=_SOCKET_DIR_PREFIX)
 
 
 def _remove_process_dir():
     directory = _process_dir.get(os.getpid())
     if directory:
-        shutil.rmtree(directory, ignore_errors=True)
+        platform_shim.remove_tree_quietly(directory)
 
 
 def create_unix_domain_name():
@@ -388,8 +250,8 @@ def create_unix_domain_name():
     if directory is None or not os.path.isdir(directory):
         if not _process_dir:
             atexit.register(_remove_process_dir)
-        directory = _process_dir[pid] = _make_private_dir()
-    return os.path.join(directory, uuid.uuid4().hex[:12] + '.sock')
+        directory = _process_dir[pid] = _sockets.make_private_dir(platform_shim.current())
+    return os.path.join(directory, _sockets.random_name() + '.sock')
 
 
 def tcp_blackhole():

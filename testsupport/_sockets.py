@@ -1,0 +1,370 @@
+"""Socket primitives under the mirror and the allocator: one host rule, one bind, one probe.
+
+Private: its public names serve testsupport's own modules (``allocator``,
+``socket_helper``, ``servers``, the mixin, the plugin and the CLI), which is why
+they carry no leading underscore. Everything here takes the
+:class:`~testsupport.platform_shim.Platform` to use, so tests can hand it a
+described one. Layers: ``_compat`` -> ``platform_shim`` -> ``_sockets`` ->
+``allocator`` -> ``socket_helper`` -> ``servers`` -> mixin / plugin / CLI.
+
+The host rule, decided here only: *no host* (``None``, or ``HOST`` itself, the
+default of CPython's signatures) means the loopback address of the socket's
+family: ``HOST`` for AF_INET, ``HOSTv6`` for AF_INET6. Any other value, among
+them ``HOSTv4``, is used as given.
+"""
+from __future__ import absolute_import, division, print_function
+
+import math
+import os
+import random
+import socket
+
+from . import _compat, platform_shim, support
+
+__all__ = [
+    'HOST',
+    'HOSTv4',
+    'HOSTv6',
+    'SOCKET_DIR_PREFIX',
+    'bind',
+    'bind_error',
+    'bind_port',
+    'check_host',
+    'check_int',
+    'check_open_socket',
+    'check_port',
+    'check_port_family',
+    'check_timeout',
+    'family_name',
+    'format_address',
+    'kernel_port',
+    'loopback',
+    'make_private_dir',
+    'random_name',
+    'remove_dead_private_dirs',
+    'unix_bind_problem',
+]
+
+HOST = '127.0.0.1'
+#: Equal to HOST but a distinct object: passed explicitly it means IPv4 even on an
+#: AF_INET6 socket (an error there, as documented), where HOST itself means "default".
+HOSTv4 = ''.join(['127.0.0', '.1'])
+HOSTv6 = '::1'
+
+_FAMILY_NAMES = {socket.AF_INET: 'AF_INET', socket.AF_INET6: 'AF_INET6'}
+_TYPE_NAMES = {socket.SOCK_STREAM: 'SOCK_STREAM', socket.SOCK_DGRAM: 'SOCK_DGRAM'}
+
+
+# -- the host rule and messages ----------------------------------------------
+
+def loopback(family, host=None):
+    """*host*, or when it is None or ``HOST`` itself the loopback address of *family*."""
+    if host is None or host is HOST:
+        return HOSTv6 if family == socket.AF_INET6 else HOST
+    return host
+
+
+def family_name(family, platform):
+    """``'AF_INET'``, ``'AF_INET6'``, ``'AF_UNIX'`` or ``'family N'``."""
+    if platform.af_unix is not None and family == platform.af_unix:
+        return 'AF_UNIX'
+    return _FAMILY_NAMES.get(family, 'family %s' % (family,))
+
+
+def format_address(host, port):
+    """``127.0.0.1:80`` or ``[::1]:80``."""
+    if ':' in str(host):
+        return '[%s]:%s' % (host, port)
+    return '%s:%s' % (host, port)
+
+
+def _host_hint(host, family):
+    text = host if isinstance(host, _compat.string_types) else ''
+    if family == socket.AF_INET and ':' in text:
+        return ('%r is an IPv6 address and the socket is AF_INET: create the socket with '
+                'socket.AF_INET6, or pass an IPv4 host such as HOST (%r)' % (host, HOST))
+    parts = text.split('.')
+    if family == socket.AF_INET6 and len(parts) == 4 and all(p.isdigit() for p in parts):
+        return ('%r is an IPv4 address and the socket is AF_INET6: create the socket with '
+                'socket.AF_INET, or pass an IPv6 host such as HOSTv6 (%r)' % (host, HOSTv6))
+    return 'pass an IP address such as HOST (%r) or HOSTv6 (%r)' % (HOST, HOSTv6)
+
+
+# -- argument checks ---------------------------------------------------------
+
+def check_int(caller, what, value, example):
+    """TypeError unless *value* is an int (not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, _compat.integer_types):
+        raise TypeError('%s(): %s must be an int such as %s, got %s %r'
+                        % (caller, what, example, type(value).__name__, value))
+
+
+def check_port(caller, port):
+    """TypeError/ValueError unless *port* is an int in 1..65535."""
+    if isinstance(port, bool) or not isinstance(port, _compat.integer_types):
+        raise TypeError('%s(): port must be an int in 1..65535, got %s %r'
+                        % (caller, type(port).__name__, port))
+    if not 1 <= port <= 65535:
+        raise ValueError('%s(): port must be in 1..65535, got %r; pass the number a '
+                         'server is bound to (e.g. from bind_port() or find_unused_port())'
+                         % (caller, port))
+
+
+def check_timeout(caller, timeout, default):
+    """*timeout* as a finite number of seconds >= 0 (None: *default*); else TypeError/ValueError."""
+    if timeout is None:
+        return default
+    if isinstance(timeout, bool) or not isinstance(timeout, _compat.integer_types + (float,)):
+        raise TypeError('%s(): timeout must be a number of seconds or None, got %s %r'
+                        % (caller, type(timeout).__name__, timeout))
+    if math.isnan(timeout) or math.isinf(timeout) or timeout < 0:
+        raise ValueError('%s(): timeout must be a finite number of seconds >= 0, got %r; '
+                         'pass e.g. 5.0, or None for the default (%s s)'
+                         % (caller, timeout, default))
+    return timeout
+
+
+def check_port_family(caller, family, platform, socktype=None):
+    """TypeError unless they are ints; ValueError unless *family* (and *socktype*) have ports."""
+    check_int(caller, 'family', family, 'socket.AF_INET')
+    if socktype is not None:
+        check_int(caller, 'socktype', socktype, 'socket.SOCK_STREAM')
+    if family not in _FAMILY_NAMES:
+        hint = (', or for AF_UNIX create_unix_domain_name() for an address and '
+                'bind_unix_socket() to bind' if family == platform.af_unix else '')
+        raise ValueError('%s(): %s has no ports; use socket.AF_INET or socket.AF_INET6%s'
+                         % (caller, family_name(family, platform), hint))
+    if socktype is not None and socktype not in _TYPE_NAMES:
+        raise ValueError('%s(): socket type %r has no ports; use socket.SOCK_STREAM (TCP) '
+                         'or socket.SOCK_DGRAM (UDP)' % (caller, socktype))
+
+
+def check_open_socket(caller, sock):
+    """TypeError for a non-socket, ValueError for a closed one."""
+    if not isinstance(sock, socket.socket):
+        raise TypeError('%s() expects a socket.socket, got %s %r'
+                        % (caller, type(sock).__name__, sock))
+    try:
+        fileno = sock.fileno()
+    except _compat.OS_ERRORS:  # 2.7: a closed socket raises EBADF
+        fileno = -1
+    if fileno == -1:
+        raise ValueError('%s(): the socket is closed; create a new socket and pass that'
+                         % caller)
+
+
+def check_host(caller, host):
+    """TypeError unless *host* is a str."""
+    if not isinstance(host, _compat.string_types):
+        raise TypeError('%s(): host must be a str such as HOST (%r) or HOSTv6 (%r), got %s %r'
+                        % (caller, HOST, HOSTv6, type(host).__name__, host))
+
+
+# -- bind --------------------------------------------------------------------
+
+def bind(sock, host, port, caller, platform):
+    """``sock.bind((host, port))``; errors that are the caller's mistake explained.
+
+    An unresolvable host or one of the wrong family stays a ``socket.gaierror``
+    with the same errno (PyPy's errno-less "address family mismatched" becomes
+    one too); a host that is not an address of this machine (EADDRNOTAVAIL), or
+    a socket that is already bound (EINVAL), keeps its errno and gains a
+    message naming *caller*, the address and the fix. EADDRINUSE and EACCES
+    propagate unchanged: callers decide what "taken" means.
+    """
+    check_host(caller, host)
+    try:
+        sock.bind((host, port))
+    except socket.gaierror as exc:
+        raise socket.gaierror(exc.errno, '%s(): cannot resolve host %r for %s: %s; %s'
+                              % (caller, host, family_name(sock.family, platform),
+                                 exc.args[-1], _host_hint(host, sock.family)))
+    except _compat.OS_ERRORS as exc:
+        if platform.is_family_mismatch(exc):
+            raise socket.gaierror(platform.gai_errnos['EAI_NONAME'],
+                                  '%s(): cannot resolve host %r for %s: %s; %s'
+                                  % (caller, host, family_name(sock.family, platform), exc,
+                                     _host_hint(host, sock.family)))
+        if platform.is_errno(exc, 'EADDRNOTAVAIL'):
+            raise socket.error(exc.errno, '%s(): cannot bind %s: %s is not an address of this '
+                               'machine (%s); tests bind loopback: pass HOST (%r) or HOSTv6 '
+                               '(%r), or leave host out'
+                               % (caller, format_address(host, port), host,
+                                  exc.strerror or exc, HOST, HOSTv6))
+        if platform.is_errno(exc, 'EINVAL') and _bound_port(sock):
+            raise socket.error(exc.errno, '%s(): the socket is already bound to %s (%s); '
+                               'pass a new, unbound socket'
+                               % (caller, format_address(*sock.getsockname()[:2]),
+                                  exc.strerror or exc))
+        raise
+
+
+def _bound_port(sock):
+    try:
+        return sock.getsockname()[1]
+    except (_compat.OS_ERRORS + (IndexError, TypeError)):
+        return 0
+
+
+def bind_port(sock, host, caller, platform):
+    """Bind *sock* to a kernel-assigned port on *host* (the host rule applies); return it.
+
+    TCP sockets with SO_REUSEADDR/SO_REUSEPORT are refused (``TestFailed``:
+    another process could bind the same port) and made exclusive where the
+    platform can (Windows). Argument errors as in the checks above.
+    """
+    check_open_socket(caller, sock)
+    check_port_family(caller, sock.family, platform)
+    socktype = platform.socket_type(sock)
+    if socktype not in _TYPE_NAMES:
+        raise ValueError('%s(): socket type %r has no ports; use a SOCK_STREAM (TCP) or '
+                         'SOCK_DGRAM (UDP) socket' % (caller, socktype))
+    host = loopback(sock.family, host)
+    if socktype == socket.SOCK_STREAM:
+        options = platform.reuse_options_set(sock)
+        if options:
+            names = ' and '.join(options)
+            raise support.TestFailed(
+                '%s(): %s %s set on this TCP socket, so another process could bind the '
+                'same port; tests should never set %s on TCP/IP sockets (only for UDP '
+                'multicast): remove the setsockopt() call'
+                % (caller, names, 'are' if len(options) > 1 else 'is', names))
+        platform.make_exclusive(sock)
+    bind(sock, host, 0, caller, platform)
+    return sock.getsockname()[1]
+
+
+def kernel_port(family, socktype, host, platform, caller):
+    """A port the kernel assigns on *host* for *family*/*socktype*: bind port 0, close."""
+    sock = socket.socket(family, socktype)
+    try:
+        return bind_port(sock, host, caller, platform)
+    finally:
+        sock.close()
+
+
+def bind_error(family, socktype, host, port, platform, caller):
+    """None if (*host*, *port*) can be bound now; the error if it is taken or reserved.
+
+    The one bindability probe: a fresh socket, exclusive where the platform
+    can, bound and closed. Other errors propagate, explained by :func:`bind`.
+    """
+    sock = socket.socket(family, socktype)
+    try:
+        platform.make_exclusive(sock)
+        bind(sock, loopback(family, host), port, caller, platform)
+    except _compat.OS_ERRORS as exc:
+        if platform.is_address_taken(exc):
+            return exc
+        raise
+    finally:
+        sock.close()
+    return None
+
+
+# -- private directories -------------------------------------------------------
+
+#: Private socket directories are named ``tsu-<pid>-<start>-<random>``.
+SOCKET_DIR_PREFIX = 'tsu-'
+
+
+def make_private_dir(platform, candidates=None, limit=None):
+    """Create a new 0700 directory whose path leaves room for a socket name.
+
+    Tries the temp directory, then ``/tmp``: macOS' per-user temp directory is
+    about 50 characters long, near the 104-byte AF_UNIX limit. The name records
+    the creating process (pid and start time), so that a later process can
+    remove the directory once its creator has died (:func:`remove_dead_private_dirs`).
+    """
+    import tempfile
+    if limit is None:
+        limit = platform.sun_path_max
+    if candidates is None:
+        candidates = [tempfile.gettempdir(), '/tmp']
+    pid = os.getpid()
+    prefix = '%s%d-%s-' % (SOCKET_DIR_PREFIX, pid,
+                           platform_shim.process_start_marker(platform, pid) or '0')
+    for base in candidates:
+        # mkdtemp adds 8 random characters; keep 40 bytes for the file name.
+        if len(os.path.join(base, prefix)) + 8 + 40 <= limit and os.path.isdir(base):
+            _sweep_once(platform, base)
+            return tempfile.mkdtemp(prefix=prefix, dir=base)
+    return tempfile.mkdtemp(prefix=prefix)
+
+
+_swept = set()
+
+
+def _sweep_once(platform, base):
+    key = (os.getpid(), base)
+    if key not in _swept:
+        _swept.add(key)
+        remove_dead_private_dirs(platform, base, platform_shim.user_id())
+
+
+def random_name():
+    """12 random hex digits, for unpredictable file names."""
+    return '%012x' % random.getrandbits(48)
+
+
+_unix_problem = {}
+
+
+def unix_bind_problem(platform):
+    """None if an AF_UNIX bind works here, else the reason (probed once per platform, cached).
+
+    The reason is a skip message: ``No UNIX Sockets``, or
+    ``Requires a functional unix bind(): <error>``.
+    """
+    if platform.name not in _unix_problem:
+        _unix_problem[platform.name] = _probe_unix_bind(platform)
+    return _unix_problem[platform.name]
+
+
+def _probe_unix_bind(platform):
+    if platform.af_unix is None:
+        return 'No UNIX Sockets'
+    directory = make_private_dir(platform)
+    try:
+        error = platform_shim.probe_bind(platform.af_unix, os.path.join(directory, 'probe.sock'))
+    finally:
+        platform_shim.remove_tree_quietly(directory)
+    return None if error is None else 'Requires a functional unix bind(): %s' % (error,)
+
+
+def remove_dead_private_dirs(platform, base, uid):
+    """Remove this user's private socket directories in *base* whose creator has died.
+
+    Only directories named by :func:`make_private_dir`, owned by *uid* and not
+    symbolic links are considered; anything unreadable is left alone. Returns
+    how many were removed.
+    """
+    import stat
+    removed = 0
+    try:
+        names = os.listdir(base)
+    except _compat.OS_ERRORS:
+        return 0
+    for name in names:
+        if not name.startswith(SOCKET_DIR_PREFIX):
+            continue
+        fields = name[len(SOCKET_DIR_PREFIX):].split('-')
+        if len(fields) != 3 or not fields[0].isdigit():
+            continue
+        pid, marker = int(fields[0]), fields[1]
+        path = os.path.join(base, name)
+        try:
+            info = os.lstat(path)
+        except _compat.OS_ERRORS:
+            continue
+        if not stat.S_ISDIR(info.st_mode) or (uid is not None and info.st_uid != uid):
+            continue
+        if pid <= 0 or platform_shim.process_alive(platform, pid,
+                                                   None if marker == '0' else marker):
+            continue
+        try:
+            platform_shim.remove_tree_quietly(path)
+            removed += 1
+        except _compat.OS_ERRORS:
+            pass
+    return removed
