@@ -414,6 +414,7 @@ class PortStateProcfsTest(unittest.TestCase):
         self.assertIsNone(self.state(tcp_tables(), host=None))
         self.assertIsNone(self.state(tcp_tables(), host='::1'), 'IPv6 address for AF_INET')
         self.assertIsNone(self.state(tcp_tables(), socktype=socket.SOCK_RAW))
+        self.assertIsNone(self.state(tcp_tables(), family=socket.AF_UNSPEC))
 
     def test_port_state_repr(self):
         self.assertEqual(repr(platform_shim.PortState('free', source='/proc/net/tcp')),
