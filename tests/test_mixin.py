@@ -6,8 +6,10 @@ threads, socket files and directories are back where they started.
 """
 from __future__ import absolute_import, division, print_function
 
+import errno
 import importlib
 import os
+import select
 import socket
 import stat
 import threading
@@ -290,18 +292,19 @@ class MethodsTest(SocketTestMixin, unittest.TestCase):
         port = self.make_listener().getsockname()[1]
         with self.assertRaises(self.failureException) as cm:
             self.assertPortFree(port)
-        self.assertIn('port %d is not free: bind() to 127.0.0.1:%d (TCP) failed: ' % (port, port),
-                      str(cm.exception))
-        self.assertIn('; something is listening there', str(cm.exception))
+        self.assertIn('port %d on 127.0.0.1 (TCP) is in use: ' % port, str(cm.exception))
 
     def test_assert_port_in_use_message(self):
         port = self.find_unused_port(socket.AF_INET, socket.SOCK_DGRAM)
         with self.assertRaises(self.failureException) as cm:
             self.assertPortInUse(port, socktype=socket.SOCK_DGRAM, msg='udp server')
+        if platform_shim.current().port_table is None:
+            found = 'a test bind() succeeded'
+        else:
+            found = 'no socket is bound to it and it can be bound'
         self.assertEqual(str(cm.exception),
-                         'port %d is not in use: nothing is bound to 127.0.0.1:%d (UDP): a test '
-                         'bind() succeeded; was the socket closed already, or bound to another '
-                         'host? : udp server' % (port, port))
+                         'port %d on 127.0.0.1 (UDP) is free: %s; was the socket closed '
+                         'already, or bound to another host? : udp server' % (port, found))
 
     def test_assert_port_ipv6(self):
         self.skip_unless_ipv6()
@@ -309,7 +312,58 @@ class MethodsTest(SocketTestMixin, unittest.TestCase):
         self.assertPortInUse(port, family=socket.AF_INET6)
         with self.assertRaises(self.failureException) as cm:
             self.assertPortFree(port, family=socket.AF_INET6)
-        self.assertIn('bind() to [::1]:%d (TCP) failed' % port, str(cm.exception))
+        self.assertIn('port %d on ::1 (TCP) is in use: ' % port, str(cm.exception))
+
+
+class AssertPortObservesOnlyTest(SocketTestMixin, unittest.TestCase):
+    """assertPortInUse/assertPortFree never connect: a listener's accept queue is untouched."""
+
+    def assert_queue_empty(self, listener):
+        self.assertEqual(select.select([listener], [], [], 0)[0], [])
+        listener.setblocking(False)
+        with self.assertRaises(socket.error) as cm:
+            listener.accept()
+        self.assertIn(cm.exception.errno, (errno.EAGAIN, errno.EWOULDBLOCK))
+
+    def test_assert_port_in_use_leaves_accept_queue_empty(self):
+        listener = self.make_listener()
+        self.assertPortInUse(listener.getsockname()[1])
+        self.assert_queue_empty(listener)
+
+    def test_failing_assert_port_free_leaves_accept_queue_empty(self):
+        listener = self.make_listener()
+        with self.assertRaises(self.failureException):
+            self.assertPortFree(listener.getsockname()[1])
+        self.assert_queue_empty(listener)
+
+    def test_ipv6_listener(self):
+        self.skip_unless_ipv6()
+        listener = self.make_listener(socket.AF_INET6)
+        self.assertPortInUse(listener.getsockname()[1], family=socket.AF_INET6)
+        self.assert_queue_empty(listener)
+
+    def test_legacy_test_asserts_then_accepts_its_client(self):
+        received = []
+
+        class LegacyTest(SocketTestMixin, unittest.TestCase):
+            def test_it(self):
+                listener = self.make_listener(backlog=1)
+                port = listener.getsockname()[1]
+                self.assertPortInUse(port)
+                client = self.make_socket()
+                client.settimeout(support.LOOPBACK_TIMEOUT)
+                client.connect(('127.0.0.1', port))
+                client.sendall(b'hello legacy')
+                listener.settimeout(support.LOOPBACK_TIMEOUT)
+                conn, _ = listener.accept()
+                self.addCleanup(conn.close)
+                conn.settimeout(support.LOOPBACK_TIMEOUT)
+                received.append(conn.recv(100))
+
+        result = unittest.TestResult()
+        LegacyTest('test_it').run(result)
+        self.assertEqual((result.errors, result.failures), ([], []))
+        self.assertEqual(received, [b'hello legacy'])
 
 
 class SkipMethodsTest(SocketTestMixin, unittest.TestCase):

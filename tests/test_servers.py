@@ -1,8 +1,10 @@
 """Tests for testsupport.servers: listeners, unix paths, server threads, waits."""
 from __future__ import absolute_import, division, print_function
 
+import errno
 import importlib
 import os
+import select
 import socket
 import stat
 import threading
@@ -306,37 +308,33 @@ class PortInUseTest(ServersTestCase):
         port = socket_helper.find_unused_port()
         in_use, reason = servers.port_in_use(port)
         self.assertFalse(in_use)
-        self.assertEqual(reason, 'nothing is bound to 127.0.0.1:%d (TCP): a test bind() '
-                                 'succeeded' % port)
+        self.assertIn('port %d on 127.0.0.1 (TCP) is free: ' % port, reason)
 
     def test_listening_port(self):
         port = self.close_later(servers.make_listener()).getsockname()[1]
         in_use, reason = servers.port_in_use(port)
         self.assertTrue(in_use)
-        self.assertIn('bind() to 127.0.0.1:%d (TCP) failed: ' % port, reason)
-        self.assertIn('Address already in use; something is listening there', reason)
+        self.assertIn('port %d on 127.0.0.1 (TCP) is in use: ' % port, reason)
 
     def test_bound_not_listening_port(self):
         port = self.bound_not_listening()
         in_use, reason = servers.port_in_use(port)
         self.assertTrue(in_use)
-        self.assertIn('; nothing accepts connections there, so a socket is bound without '
-                      'listening, or closed connections are in TIME_WAIT', reason)
+        self.assertIn('port %d on 127.0.0.1 (TCP) is in use: bind() failed: ' % port, reason)
 
     def test_udp_port(self):
         port = self.close_later(servers.make_udp_socket()).getsockname()[1]
         in_use, reason = servers.port_in_use(port, socktype=socket.SOCK_DGRAM)
         self.assertTrue(in_use)
-        self.assertIn('bind() to 127.0.0.1:%d (UDP) failed: ' % port, reason)
-        self.assertTrue(reason.endswith('Address already in use'), reason)
+        self.assertIn('port %d on 127.0.0.1 (UDP) is in use: ' % port, reason)
 
     @unittest.skipUnless(socket_helper.IPV6_ENABLED, 'requires IPv6')
-    def test_ipv6_address_is_bracketed(self):
+    def test_ipv6_address(self):
         sock = self.close_later(servers.make_listener(socket.AF_INET6))
         port = sock.getsockname()[1]
         in_use, reason = servers.port_in_use(port, socket_helper.HOSTv6, socket.AF_INET6)
         self.assertTrue(in_use)
-        self.assertIn('bind() to [::1]:%d (TCP) failed' % port, reason)
+        self.assertIn('port %d on ::1 (TCP) is in use: ' % port, reason)
 
     def test_windows_errno_means_in_use(self):
         fake = FakeSocket(socket.AF_INET, socket.SOCK_DGRAM, bind_error=FakeSocketError(10048))
@@ -344,7 +342,7 @@ class PortInUseTest(ServersTestCase):
                                               socket.SOCK_DGRAM, platform_shim.WINDOWS,
                                               lambda family, socktype: fake)
         self.assertTrue(in_use)
-        self.assertIn('bind() to 127.0.0.1:4000 (UDP) failed: ', reason)
+        self.assertIn('port 4000 on 127.0.0.1 (UDP) is in use: bind() failed: ', reason)
         self.assertEqual(fake.calls, [('bind', ('127.0.0.1', 4000)), ('close',)])
 
     def test_other_bind_error_propagates_after_close(self):
@@ -357,3 +355,200 @@ class PortInUseTest(ServersTestCase):
     def test_non_local_host_propagates(self):
         with self.assertRaises(socket.error):
             servers.port_in_use(4000, '192.0.2.1')  # TEST-NET-1: never a local address
+
+
+def listener_is_readable(listener):
+    """True if *listener* has a connection waiting in its accept queue."""
+    return bool(select.select([listener], [], [], 0)[0])
+
+
+class PortInUseNeverConnectsTest(ServersTestCase):
+    """port_in_use() observes a listener without adding to its accept queue."""
+
+    def test_listener_accept_queue_stays_empty(self):
+        listener = self.close_later(servers.make_listener())
+        listener.setblocking(False)
+        in_use, _ = servers.port_in_use(listener.getsockname()[1])
+        self.assertTrue(in_use)
+        self.assertFalse(listener_is_readable(listener))
+        with self.assertRaises(socket.error) as cm:
+            listener.accept()
+        self.assertIn(cm.exception.errno, (errno.EAGAIN, errno.EWOULDBLOCK))
+
+    def test_bind_probe_without_a_port_table_leaves_queue_empty(self):
+        # This kernel's errnos, but no port table (as on macOS): the real bind() probe
+        # runs against the real listener.
+        listener = self.close_later(servers.make_listener())
+        port = listener.getsockname()[1]
+        no_table = platform_shim.current().replace(port_table=None)
+        in_use, reason = servers._port_in_use(port, '127.0.0.1', socket.AF_INET,
+                                              socket.SOCK_STREAM, no_table, socket.socket)
+        self.assertTrue(in_use)
+        self.assertIn('port %d on 127.0.0.1 (TCP) is in use: bind() failed: ' % port, reason)
+        self.assertFalse(listener_is_readable(listener))
+
+
+class SocketMaker(object):
+    """A make_socket for _port_in_use: hands out one FakeSocket, counts the calls."""
+
+    def __init__(self, bind_error=None):
+        self.made = []
+        self.bind_error = bind_error
+
+    def __call__(self, family, socktype):
+        sock = FakeSocket(family, socktype, bind_error=self.bind_error)
+        self.made.append(sock)
+        return sock
+
+
+def proc_net(lines, name='tcp'):
+    """A read_file that serves *lines* (after a header) as /proc/net/<name>."""
+    header = '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt'
+    tables = {'/proc/net/' + name: '\n'.join([header] + list(lines)) + '\n',
+              '/proc/net/' + name + '6': header + '\n'}
+    return tables.get
+
+
+_ROW = '   0: %s:9C4B 00000000:0000 %s 00000000:00000000 00:00000000 00000000  1000  0 1 1 0'
+
+
+class PortInUseTableTest(ServersTestCase):
+    """_port_in_use() on the LINUX description with sample /proc/net tables."""
+
+    def port_in_use(self, lines, maker, socktype=socket.SOCK_STREAM, name='tcp'):
+        return servers._port_in_use(40011, '127.0.0.1', socket.AF_INET, socktype,
+                                    platform_shim.LINUX, maker, proc_net(lines, name))
+
+    def test_listening_is_read_from_the_table_without_a_socket(self):
+        maker = SocketMaker()
+        self.assertEqual(self.port_in_use([_ROW % ('0100007F', '0A')], maker), (
+            True, 'port 40011 on 127.0.0.1 (TCP) is in use: a socket is listening on it '
+                  '(LISTEN in /proc/net/tcp)'))
+        self.assertEqual(maker.made, [])
+
+    def test_wildcard_address_is_named(self):
+        self.assertEqual(self.port_in_use([_ROW % ('00000000', '0A')], SocketMaker())[1],
+                         'port 40011 on 127.0.0.1 (TCP) is in use: a socket is listening on '
+                         'it (LISTEN on 0.0.0.0 in /proc/net/tcp)')
+
+    def test_time_wait(self):
+        self.assertEqual(self.port_in_use([_ROW % ('0100007F', '06')], SocketMaker())[1],
+                         'port 40011 on 127.0.0.1 (TCP) is in use: a closed connection '
+                         'lingers on it (TIME_WAIT in /proc/net/tcp); bind() without '
+                         'SO_REUSEADDR fails until it expires (about a minute)')
+
+    def test_connection(self):
+        self.assertEqual(self.port_in_use([_ROW % ('0100007F', '01')], SocketMaker())[1],
+                         'port 40011 on 127.0.0.1 (TCP) is in use: a connection uses it as '
+                         'its local port (ESTABLISHED in /proc/net/tcp)')
+
+    def test_udp_bound(self):
+        self.assertEqual(self.port_in_use([_ROW % ('0100007F', '07')], SocketMaker(),
+                                          socket.SOCK_DGRAM, 'udp')[1],
+                         'port 40011 on 127.0.0.1 (UDP) is in use: a socket is bound to it '
+                         '(UNCONN in /proc/net/udp)')
+
+    def test_empty_table_and_bind_works_is_free(self):
+        maker = SocketMaker()
+        self.assertEqual(self.port_in_use([_ROW % ('0200007F', '0A')], maker), (
+            False, 'port 40011 on 127.0.0.1 (TCP) is free: nothing listens on it and it can '
+                   'be bound'))
+        self.assertEqual(maker.made[0].calls, [('bind', ('127.0.0.1', 40011)), ('close',)])
+        self.assertEqual(self.port_in_use([], SocketMaker(), socket.SOCK_DGRAM, 'udp')[1],
+                         'port 40011 on 127.0.0.1 (UDP) is free: no socket is bound to it and '
+                         'it can be bound')
+
+    def test_empty_table_and_bind_fails(self):
+        maker = SocketMaker(FakeSocketError(98, 'Address already in use'))
+        self.assertEqual(self.port_in_use([], maker), (
+            True, 'port 40011 on 127.0.0.1 (TCP) is in use: bind() failed: [Errno 98] '
+                  'Address already in use; /proc/net/tcp and /proc/net/tcp6 list no socket '
+                  'on this address, so a socket is bound to it without listening (the table '
+                  'omits those), or a socket on an address that covers it holds it (e.g. an '
+                  'IPv6 socket on [::] also takes IPv4)'))
+        self.assertEqual(maker.made[0].calls[-1], ('close',))
+        udp = SocketMaker(FakeSocketError(98, 'Address already in use'))
+        self.assertEqual(self.port_in_use([], udp, socket.SOCK_DGRAM, 'udp')[1],
+                         'port 40011 on 127.0.0.1 (UDP) is in use: bind() failed: [Errno 98] '
+                         'Address already in use; /proc/net/udp and /proc/net/udp6 list no '
+                         'socket on this address, so a socket on an address that covers it '
+                         'holds it (e.g. an IPv6 socket on [::] also takes IPv4)')
+
+
+class PortInUseWithoutTableTest(ServersTestCase):
+    """A platform without a port table (MACOS) falls back to the bind() probe alone."""
+
+    def port_in_use(self, maker):
+        def read_file(path):
+            self.fail('read %s on a platform without a port table' % path)
+        return servers._port_in_use(40011, '127.0.0.1', socket.AF_INET, socket.SOCK_STREAM,
+                                    platform_shim.MACOS, maker, read_file)
+
+    def test_bind_works_is_free(self):
+        maker = SocketMaker()
+        self.assertEqual(self.port_in_use(maker), (
+            False, 'port 40011 on 127.0.0.1 (TCP) is free: a test bind() succeeded'))
+        self.assertEqual(maker.made[0].calls, [('bind', ('127.0.0.1', 40011)), ('close',)])
+
+    def test_bind_fails_says_only_that(self):
+        maker = SocketMaker(FakeSocketError(48, 'Address already in use'))  # BSD EADDRINUSE
+        self.assertEqual(self.port_in_use(maker), (
+            True, 'port 40011 on 127.0.0.1 (TCP) is in use: bind() failed: [Errno 48] '
+                  'Address already in use'))
+        self.assertEqual(maker.made[0].calls[-1], ('close',))
+
+
+@unittest.skipUnless(platform_shim.current().port_table == 'procfs',
+                     'reads the real /proc/net tables (Linux)')
+class PortInUseRealProcfsTest(ServersTestCase):
+    """port_in_use() against the running kernel's tables: the messages users see."""
+
+    def test_listening(self):
+        port = self.close_later(servers.make_listener()).getsockname()[1]
+        self.assertEqual(servers.port_in_use(port), (
+            True, 'port %d on 127.0.0.1 (TCP) is in use: a socket is listening on it '
+                  '(LISTEN in /proc/net/tcp)' % port))
+
+    def test_free(self):
+        port = socket_helper.find_unused_port()
+        self.assertEqual(servers.port_in_use(port), (
+            False, 'port %d on 127.0.0.1 (TCP) is free: nothing listens on it and it can be '
+                   'bound' % port))
+
+    def test_bound_not_listening(self):
+        port = self.bound_not_listening()
+        in_use, reason = servers.port_in_use(port)
+        self.assertTrue(in_use)
+        self.assertIn('/proc/net/tcp and /proc/net/tcp6 list no socket on this address, so a '
+                      'socket is bound to it without listening', reason)
+
+    def test_udp(self):
+        port = self.close_later(servers.make_udp_socket()).getsockname()[1]
+        self.assertEqual(servers.port_in_use(port, socktype=socket.SOCK_DGRAM), (
+            True, 'port %d on 127.0.0.1 (UDP) is in use: a socket is bound to it '
+                  '(UNCONN in /proc/net/udp)' % port))
+
+    def test_time_wait(self):
+        listener = self.close_later(servers.make_listener())
+        client = self.close_later(socket.create_connection(listener.getsockname(),
+                                                           support.LOOPBACK_TIMEOUT))
+        conn = self.close_later(listener.accept()[0])
+        port = client.getsockname()[1]
+        client.close()  # the side that closes first ends in TIME_WAIT
+        conn.settimeout(support.LOOPBACK_TIMEOUT)
+        self.assertEqual(conn.recv(1), b'')  # the client's FIN has arrived
+        conn.close()
+        deadline = _compat.monotonic() + support.LOOPBACK_TIMEOUT
+        while _compat.monotonic() < deadline:  # the final ACK is the kernel's, not ours
+            state = platform_shim.port_state(platform_shim.current(), port, '127.0.0.1',
+                                             socket.AF_INET, socket.SOCK_STREAM)
+            if state.state == 'time_wait':
+                break
+        self.assertEqual(servers.port_in_use(port), (
+            True, 'port %d on 127.0.0.1 (TCP) is in use: a closed connection lingers on it '
+                  '(TIME_WAIT in /proc/net/tcp); bind() without SO_REUSEADDR fails until it '
+                  'expires (about a minute)' % port))
+        probe = self.close_later(socket.socket())
+        with self.assertRaises(socket.error) as cm:  # what "in use" promises
+            probe.bind(('127.0.0.1', port))
+        self.assertEqual(cm.exception.errno, errno.EADDRINUSE)

@@ -115,6 +115,8 @@ class SocketTestMixin(object):
         """Return once something accepts TCP connections at (*host*, *port*).
 
         *host* None means ``HOST``; *timeout* defaults to ``support.SHORT_TIMEOUT``.
+        It connects to find out (each try is a connection the server sees), so
+        don't wait on a listener whose ``accept()`` the test checks itself.
         Fails the test (``self.failureException``) with the address, the timeout
         and the last error if nothing does by then.
         """
@@ -129,20 +131,30 @@ class SocketTestMixin(object):
 
     def assertPortFree(self, port, host=None, family=socket.AF_INET,
                        socktype=socket.SOCK_STREAM, msg=None):
-        """Fail unless a ``bind()`` to (*host*, *port*) without SO_REUSEADDR succeeds."""
+        """Fail unless a ``bind()`` to (*host*, *port*) without SO_REUSEADDR would work.
+
+        Never connects to the port (``servers.port_in_use``); the message says
+        what holds it: a listener, a connection, TIME_WAIT (where the platform
+        can tell), or the ``bind()`` error.
+        """
         host = _sockets.loopback(family, host)
         in_use, reason = servers.port_in_use(port, host, family, socktype)
         if in_use:
-            self._fail_port(msg, 'port %s is not free: %s' % (port, reason))
+            self._fail_port(msg, reason)
 
     def assertPortInUse(self, port, host=None, family=socket.AF_INET,
                         socktype=socket.SOCK_STREAM, msg=None):
-        """Fail unless a ``bind()`` to (*host*, *port*) fails because it is taken."""
+        """Fail unless (*host*, *port*) is taken: a ``bind()`` there would fail.
+
+        Never connects to the port (``servers.port_in_use``), so a listener's
+        accept queue is left as it was: the test's next ``accept()`` gets its
+        own client.
+        """
         host = _sockets.loopback(family, host)
         in_use, reason = servers.port_in_use(port, host, family, socktype)
         if not in_use:
-            self._fail_port(msg, 'port %s is not in use: %s; was the socket closed '
-                                 'already, or bound to another host?' % (port, reason))
+            self._fail_port(msg, '%s; was the socket closed already, or bound to another '
+                                 'host?' % reason)
 
     def _fail_port(self, msg, standard):
         self.fail(standard if msg is None else '%s : %s' % (standard, msg))

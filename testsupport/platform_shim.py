@@ -25,6 +25,7 @@ __all__ = [
     'MACOS',
     'OddFileError',
     'Platform',
+    'PortState',
     'WINDOWS',
     'create_file_exclusive',
     'current',
@@ -38,6 +39,7 @@ __all__ = [
     'lock_fd',
     'open_lock_file',
     'peer_uid',
+    'port_state',
     'private_dir_problem',
     'probe_bind',
     'process_alive',
@@ -117,13 +119,16 @@ class Platform(object):
         per-user directory) or ``'memory'`` (this process only).
     ``so_peercred``
         the SO_PEERCRED option number (Linux: the uid of an AF_UNIX peer), else ``None``.
+    ``port_table``
+        where :func:`port_state` reads the local sockets: ``'procfs'``
+        (``/proc/net/tcp`` and friends, Linux), else ``None`` (it can't tell).
     """
 
     _fields = (
         'name', 'sol_socket', 'so_reuseaddr', 'so_reuseport', 'so_exclusiveaddruse',
         'sock_type_flags', 'af_unix', 'sun_path_max', 'errnos', 'gai_errnos',
         'ephemeral_source', 'ephemeral_default', 'ephemeral_sysctls', 'ephemeral_path',
-        'blackhole_sysctl', 'has_gethostname', 'lease_store', 'so_peercred',
+        'blackhole_sysctl', 'has_gethostname', 'lease_store', 'so_peercred', 'port_table',
     )
 
     def __init__(self, **fields):
@@ -328,6 +333,7 @@ LINUX = Platform(
     ephemeral_source='procfs', ephemeral_default=(32768, 60999), ephemeral_sysctls=None,
     ephemeral_path='/proc/sys/net/ipv4/ip_local_port_range',
     blackhole_sysctl=None, has_gethostname=True, lease_store='kernel', so_peercred=17,
+    port_table='procfs',
 )
 MACOS = Platform(
     name='macos', sol_socket=0xffff, so_reuseaddr=0x4, so_reuseport=0x200,
@@ -336,7 +342,7 @@ MACOS = Platform(
     ephemeral_source='sysctl', ephemeral_default=(49152, 65535),
     ephemeral_sysctls=('net.inet.ip.portrange.first', 'net.inet.ip.portrange.last'),
     ephemeral_path=None, blackhole_sysctl=None, has_gethostname=True, lease_store='files',
-    so_peercred=None,
+    so_peercred=None, port_table=None,
 )
 FREEBSD = MACOS.replace(
     name='freebsd', sock_type_flags=0x20000000 | 0x10000000,
@@ -348,22 +354,24 @@ WINDOWS = Platform(
     errnos=_WINDOWS_ERRNOS, gai_errnos=_WINDOWS_GAI_ERRNOS,
     ephemeral_source='netsh', ephemeral_default=_WINDOWS_DEFAULT_RANGE,
     ephemeral_sysctls=None, ephemeral_path=None, blackhole_sysctl=None,
-    has_gethostname=True, lease_store='files', so_peercred=None,
+    has_gethostname=True, lease_store='files', so_peercred=None, port_table=None,
 )
 
 _BY_PREFIX = (
     ('linux', LINUX),
     ('win32', WINDOWS),
-    ('cygwin', LINUX.replace(name='cygwin', lease_store='files', so_peercred=None)),
+    ('cygwin', LINUX.replace(name='cygwin', lease_store='files', so_peercred=None,
+                             port_table=None)),
     ('darwin', MACOS),
     ('freebsd', FREEBSD),
     ('openbsd', MACOS.replace(name='openbsd', ephemeral_default=(49152, 65535))),
     ('netbsd', MACOS.replace(name='netbsd')),
     ('dragonfly', FREEBSD.replace(name='dragonfly', blackhole_sysctl=None)),
     ('sunos', LINUX.replace(name='sunos', ephemeral_source='fixed', lease_store='files',
-                            so_peercred=None, ephemeral_default=(32768, 65535))),
+                            so_peercred=None, ephemeral_default=(32768, 65535),
+                            port_table=None)),
     ('wasi', LINUX.replace(name='wasi', has_gethostname=False, af_unix=None,
-                           lease_store='memory', so_peercred=None)),
+                           lease_store='memory', so_peercred=None, port_table=None)),
 )
 
 
@@ -760,3 +768,151 @@ def default_registry_dir(platform, environ, tempdir, uid, lstat=None):
         if problem is None:
             return os.path.join(runtime, 'testsupport')
     return os.path.join(tempdir, 'testsupport-%s' % (uid,))
+
+
+# -- The state of a local port, read without connecting to it (servers.port_in_use
+# and the mixin's assertions). Linux lists its sockets in /proc/net; elsewhere
+# the answer is None and callers fall back to a bind() probe.
+
+#: TCP state codes of /proc/net/tcp (include/net/tcp_states.h): (kind, name).
+_TCP_STATES = {
+    '01': ('connected', 'ESTABLISHED'), '02': ('connected', 'SYN_SENT'),
+    '03': ('connected', 'SYN_RECV'), '04': ('connected', 'FIN_WAIT1'),
+    '05': ('connected', 'FIN_WAIT2'), '06': ('time_wait', 'TIME_WAIT'),
+    '07': ('bound', 'CLOSE'), '08': ('connected', 'CLOSE_WAIT'),
+    '09': ('connected', 'LAST_ACK'), '0A': ('listening', 'LISTEN'),
+    '0B': ('connected', 'CLOSING'), '0C': ('connected', 'NEW_SYN_RECV'),
+}
+#: /proc/net/udp reuses the codes: 07 is a bound, unconnected socket, 01 a connected one.
+_UDP_STATES = {'01': ('connected', 'ESTABLISHED'), '07': ('bound', 'UNCONN')}
+#: Which kind wins when several sockets hold the port.
+_KIND_ORDER = ('listening', 'connected', 'bound', 'time_wait')
+_V4_MAPPED = bytearray(b'\0' * 10 + b'\xff\xff')
+
+
+class PortState(object):
+    """What :func:`port_state` found: ``state`` and where it read it.
+
+    ``state`` is ``'listening'``, ``'connected'`` (a connection uses the port
+    as its local port), ``'bound'`` (a UDP socket, or a TCP socket the table
+    shows in CLOSE), ``'time_wait'`` or ``'free'`` (no socket in the table
+    holds the address). ``table_state`` is the table's name for it
+    (``'LISTEN'``, ``'TIME_WAIT'``, ``'UNCONN'``; None when free), ``source``
+    the file(s) read and ``address`` the local address of the socket found
+    (e.g. ``'0.0.0.0'`` for a wildcard that covers the host; None when free).
+
+    .. versionadded:: 0.1.0
+    """
+
+    __slots__ = ('state', 'table_state', 'source', 'address')
+
+    def __init__(self, state, table_state=None, source=None, address=None):
+        self.state = state
+        self.table_state = table_state
+        self.source = source
+        self.address = address
+
+    def __eq__(self, other):
+        return isinstance(other, PortState) and all(
+            getattr(self, f) == getattr(other, f) for f in self.__slots__)
+
+    def __ne__(self, other):
+        return not self == other
+
+    __hash__ = None
+
+    def __repr__(self):
+        return 'PortState(%s)' % ', '.join('%s=%r' % (f, getattr(self, f))
+                                           for f in self.__slots__)
+
+
+def port_state(platform, port, host, family, socktype, read_file=None, byteorder=None):
+    """How the local sockets hold (*host*, *port*), found without connecting.
+
+    Returns a :class:`PortState`, or None where this platform has no table to
+    read (``platform.port_table`` is None: macOS, BSD, Windows), the table is
+    unreadable, *host* is not an IP address literal (a name such as
+    ``'localhost'``) or *socktype* is neither SOCK_STREAM nor SOCK_DGRAM.
+    Linux (``'procfs'``) reads ``/proc/net/{tcp,udp}`` and their ``6`` twins,
+    and counts a socket whose local address is *host*, a wildcard of the same
+    family (``0.0.0.0``, ``::``) or, for IPv4, its v4-mapped form
+    (``::ffff:127.0.0.1``); a dual-stack ``[::]`` socket is not counted, since
+    the table does not say whether it is IPv6-only. The table omits TCP
+    sockets that are bound but not listening, so ``'free'`` does not promise
+    that ``bind()`` works. *read_file* replaces file reading and *byteorder*
+    ``sys.byteorder`` (the kernel prints addresses as native 32-bit words);
+    tests pass both.
+
+    .. versionadded:: 0.1.0
+    """
+    if platform.port_table != 'procfs':
+        return None
+    states = {socket.SOCK_STREAM: ('tcp', _TCP_STATES),
+              socket.SOCK_DGRAM: ('udp', _UDP_STATES)}.get(socktype)
+    wanted = _ip_bytes(family, host)
+    if states is None or wanted is None:
+        return None
+    name, codes = states
+    read_file = read_file or _read_file
+    shifts = (0, 8, 16, 24) if (byteorder or sys.byteorder) == 'little' else (24, 16, 8, 0)
+    read, found = [], []
+    for path in ('/proc/net/' + name, '/proc/net/' + name + '6'):
+        text = read_file(path)
+        if text is None:
+            continue
+        read.append(path)
+        for line in text.splitlines():
+            entry = _parse_port_table_line(line, shifts)
+            if entry is None or entry[1] != port or entry[2] not in codes:
+                continue
+            if _address_covers(entry[0], wanted):
+                kind, state_name = codes[entry[2]]
+                found.append((_KIND_ORDER.index(kind), kind, state_name, path, entry[0]))
+    if not read:
+        return None
+    if not found:
+        return PortState('free', source=' and '.join(read))
+    _, kind, state_name, path, address = min(found, key=lambda item: item[0])
+    family_of = socket.AF_INET if len(address) == 4 else socket.AF_INET6
+    return PortState(kind, state_name, path, socket.inet_ntop(family_of, bytes(address)))
+
+
+def _ip_bytes(family, host):
+    """*host* as a bytearray of 4 or 16 bytes, or None if it is not a literal of *family*."""
+    if family not in (socket.AF_INET, getattr(socket, 'AF_INET6', None)):
+        return None
+    try:
+        return bytearray(socket.inet_pton(family, host))
+    except (ValueError, TypeError, OSError, socket.error):
+        return None
+
+
+def _parse_port_table_line(line, shifts):
+    """``(address bytes, port, state code)`` of one /proc/net line, or None (the header)."""
+    fields = line.split()
+    if len(fields) < 4 or ':' not in fields[1]:
+        return None
+    address, _, port = fields[1].partition(':')
+    if len(address) not in (8, 32):
+        return None
+    try:
+        raw = bytearray((int(address[i:i + 8], 16) >> shift) & 0xff
+                        for i in range(0, len(address), 8) for shift in shifts)
+        return raw, int(port, 16), fields[3].upper()
+    except ValueError:
+        return None
+
+
+def _address_covers(entry, wanted):
+    """True if a socket on the address *entry* keeps a plain bind() to *wanted* from working.
+
+    Both are bytearrays; IPv4-mapped IPv6 addresses count as IPv4. Equal
+    addresses cover each other, and a wildcard (all zero) covers its family.
+    """
+    if len(entry) == 16 and entry[:12] == _V4_MAPPED:
+        entry = entry[12:]
+    if len(wanted) == 16 and wanted[:12] == _V4_MAPPED:
+        wanted = wanted[12:]
+    if len(entry) != len(wanted):
+        return False
+    return entry == wanted or not any(entry) or not any(wanted)

@@ -289,8 +289,11 @@ def wait_for_port(port, host=socket_helper.HOST, timeout=None):
 
     Polls with short connection attempts, pausing 5 ms, then twice as long each
     time up to 0.25 s. Each successful attempt is a connection the server sees
-    (and then sees closed). *timeout* defaults to ``support.SHORT_TIMEOUT``
-    (30 s): long enough for a server process to start on a busy machine.
+    (and then sees closed): waiting is done by connecting, so a test that
+    calls ``accept()`` on the listener itself should not wait on it this way
+    (:func:`port_in_use` and the mixin's assertions never connect). *timeout*
+    defaults to ``support.SHORT_TIMEOUT`` (30 s): long enough for a server
+    process to start on a busy machine.
 
     Raises :class:`WaitTimeoutError` naming the address, the timeout and the last
     error when nothing accepts in time; TypeError/ValueError for a bad port or
@@ -353,21 +356,47 @@ def _wait_for_port_free(port, host, timeout, platform, clock, sleep):
 
 
 def port_in_use(port, host=socket_helper.HOST, family=socket.AF_INET, socktype=socket.SOCK_STREAM):
-    """Return ``(in_use, reason)``: whether a ``bind()`` to (*host*, *port*) fails.
+    """Return ``(in_use, reason)``: whether (*host*, *port*) is taken, found without connecting.
 
-    The test binds a fresh socket of *family* and *socktype* without
-    SO_REUSEADDR and closes it. EADDRINUSE (and EACCES: reserved) means in use;
-    for TCP that includes connections lingering in TIME_WAIT, which the reason
-    then mentions. *reason* is a sentence naming the address and the result.
+    "Taken" means a ``bind()`` of a *family*/*socktype* socket without
+    SO_REUSEADDR would fail. Nothing connects to the port, so a listener's
+    accept queue is left alone. Where the platform lists its sockets
+    (:func:`testsupport.platform_shim.port_state`: Linux' ``/proc/net``) the
+    table says whether a socket listens there, a connection uses it or closed
+    connections linger in TIME_WAIT; otherwise, and when the table lists
+    nothing, a fresh socket is bound to the address and closed, and
+    EADDRINUSE (or EACCES: reserved) means in use. *reason* is a sentence
+    naming the address and what was found, e.g. ``port 40123 on 127.0.0.1
+    (TCP) is in use: a socket is listening on it (LISTEN in /proc/net/tcp)``.
     Other bind errors propagate (e.g. EADDRNOTAVAIL for a host that is not
     local); TypeError/ValueError for a bad port.
     """
     return _port_in_use(port, host, family, socktype, platform_shim.current(), socket.socket)
 
 
-def _port_in_use(port, host, family, socktype, platform, make_socket):
+# port_in_use() reasons for what the socket table shows (PortState.state).
+_TABLE_REASONS = {
+    'listening': 'a socket is listening on it',
+    'connected': 'a connection uses it as its local port',
+    'bound': 'a socket is bound to it',
+    'time_wait': 'a closed connection lingers on it',
+}
+
+
+def _port_in_use(port, host, family, socktype, platform, make_socket, read_file=None):
     _check_port('port_in_use', port)
-    where = '%s (%s)' % (_format_address(host, port), _TYPE_LABELS.get(socktype, socktype))
+    kind = _TYPE_LABELS.get(socktype, socktype)
+    where = 'port %s on %s (%s)' % (port, host, kind)
+    table = platform_shim.port_state(platform, port, host, family, socktype, read_file)
+    if table is not None and table.state != 'free':
+        found = table.table_state
+        if table.address != host:
+            found += ' on %s' % table.address
+        reason = '%s is in use: %s (%s in %s)' % (where, _TABLE_REASONS[table.state], found,
+                                                  table.source)
+        if table.state == 'time_wait':
+            reason += '; bind() without SO_REUSEADDR fails until it expires (about a minute)'
+        return True, reason
     sock = make_socket(family, socktype)
     try:
         try:
@@ -375,15 +404,19 @@ def _port_in_use(port, host, family, socktype, platform, make_socket):
         except _compat.OS_ERRORS as exc:
             if not platform.is_address_taken(exc):
                 raise
-            reason = 'bind() to %s failed: %s' % (where, exc)
-            if socktype == socket.SOCK_STREAM and platform.is_errno(exc, 'EADDRINUSE'):
-                error = _try_connect(host, port, 0.5, platform)
-                if error is None:
-                    reason += '; something is listening there'
-                else:
-                    reason += ('; nothing accepts connections there, so a socket is bound '
-                               'without listening, or closed connections are in TIME_WAIT')
+            reason = '%s is in use: bind() failed: %s' % (where, exc)
+            if table is not None:
+                reason += '; %s list no socket on this address, so ' % table.source
+                if socktype == socket.SOCK_STREAM:
+                    reason += ('a socket is bound to it without listening (the table omits '
+                               'those), or ')
+                reason += ('a socket on an address that covers it holds it (e.g. an IPv6 '
+                           'socket on [::] also takes IPv4)')
             return True, reason
     finally:
         sock.close()
-    return False, 'nothing is bound to %s: a test bind() succeeded' % where
+    if table is None:
+        return False, '%s is free: a test bind() succeeded' % where
+    if socktype == socket.SOCK_STREAM:
+        return False, '%s is free: nothing listens on it and it can be bound' % where
+    return False, '%s is free: no socket is bound to it and it can be bound' % where
