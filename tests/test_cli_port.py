@@ -30,14 +30,13 @@ def run_main(argv):
 
 
 class PortCommandTest(unittest.TestCase):
+    """The port and release commands, on a private registry (its own kernel namespace)."""
 
     def setUp(self):
         base = tempfile.mkdtemp(prefix='tsu-cli-')
         self.addCleanup(shutil.rmtree, base, True)
         self.directory = os.path.join(base, 'registry')
-        self.env = {allocator.REGISTRY_ENV_VAR: self.directory}
-        for name, value in self.env.items():
-            self.set_env(name, value)
+        self.set_env(allocator.REGISTRY_ENV_VAR, self.directory)
         self.addCleanup(self.forget_allocators)
 
     def set_env(self, name, value):
@@ -49,39 +48,53 @@ class PortCommandTest(unittest.TestCase):
     def forget_allocators(self):
         for key in list(allocator._state):
             if key[2] == self.directory:
-                del allocator._state[key]
+                allocator._state.pop(key).close()
 
-    def leases(self):
-        return [n for n in os.listdir(self.directory) if n.endswith('.lease')]
+    def store(self):
+        return allocator._current().store
 
-    def test_prints_n_distinct_tcp_ports(self):
+    def held(self, port):
+        return self.store().held('p%d' % port)
+
+    def release_at_cleanup(self, ports):
+        self.addCleanup(lambda: run_main(['release'] + [str(p) for p in ports]))
+
+    def test_prints_n_distinct_tcp_ports_leased_beyond_the_command(self):
         status, out, err = run_main(['port', '-n', '3'])
         self.assertEqual((status, err), (0, ''))
         ports = [int(line) for line in out.splitlines()]
+        self.release_at_cleanup(ports)
         self.assertEqual(len(set(ports)), 3)
+        self.assertTrue(all(self.held(port) for port in ports))
         sock = socket.socket()
         self.addCleanup(sock.close)
         sock.bind((socket_helper.HOST, ports[0]))
 
-    def test_leases_outlive_the_command(self):
-        status, out, _ = run_main(['port'])
-        self.assertEqual(status, 0)
-        port = int(out)
-        for key in list(allocator._state):
-            if key[2] == self.directory:
-                allocator._state.pop(key).close()  # what happens at exit
-        # The port's block is still claimed. (Blocks whose ports were all busy,
-        # e.g. in TIME_WAIT after other tests, may have been claimed on the way.)
-        self.assertIn('%d.lease' % (port // 32 * 32), self.leases())
-        for name in self.leases():
-            with open(os.path.join(self.directory, name)) as fp:
-                self.assertTrue(fp.read().endswith(' detached\n'), name)
+    def test_release_ends_the_leases(self):
+        status, out, _ = run_main(['port', '-n', '2'])
+        ports = [int(line) for line in out.splitlines()]
+        self.assertEqual(run_main(['release'] + out.split()), [0, '', ''])
+        self.assertFalse(any(self.held(port) for port in ports))
+        status, out, err = run_main(['release', str(ports[0])])
+        self.assertEqual((status, out), (1, ''))
+        self.assertIn('release: error: not leased by the port command for this user: %d'
+                      % ports[0], err)
+
+    def test_lease_option_sets_the_expiry(self):
+        status, out, err = run_main(['port', '--lease', '2.5'])
+        self.assertEqual((status, err), (0, ''))
+        self.release_at_cleanup([int(out)])
+        status, out, err = run_main(['port', '--lease', 'inf'])
+        self.assertEqual((status, out), (2, ''))
+        self.assertIn('--lease is \'inf\'; expected a number of seconds greater than 0 and at '
+                      'most 86400', err)
 
     def test_udp_ipv6(self):
         family = socket.AF_INET6 if socket_helper.IPV6_ENABLED else socket.AF_INET
         argv = ['port', '--udp'] + (['--ipv6'] if socket_helper.IPV6_ENABLED else [])
         status, out, _ = run_main(argv)
         self.assertEqual(status, 0)
+        self.release_at_cleanup([int(out)])
         sock = socket.socket(family, socket.SOCK_DGRAM)
         self.addCleanup(sock.close)
         host = socket_helper.HOSTv6 if family == socket.AF_INET6 else socket_helper.HOST
@@ -91,6 +104,14 @@ class PortCommandTest(unittest.TestCase):
         status, out, err = run_main(['port', '-n', '0'])
         self.assertEqual((status, out), (2, ''))
         self.assertIn("argument -n: expected a whole number of ports >= 1, got '0'", err)
+
+    def test_count_larger_than_the_range_is_refused_up_front(self):
+        self.set_env(allocator.RANGE_ENV_VAR, '20000-20099')
+        status, out, err = run_main(['port', '-n', '100000'])
+        self.assertEqual((status, out), (1, ''))
+        self.assertEqual(err, 'python -m testsupport port: error: port: -n 100000 is more '
+                              'ports than the range 20000-20099 holds (100); ask for fewer, '
+                              'or widen TESTSUPPORT_PORT_RANGE\n')
 
     def test_bad_range_reports_the_variable(self):
         self.set_env(allocator.RANGE_ENV_VAR, 'lots')
@@ -102,13 +123,47 @@ class PortCommandTest(unittest.TestCase):
 
     def test_too_few_ports_prints_none_and_keeps_none_leased(self):
         first, last = allocator._default_range(platform_shim.current().ephemeral_port_range())
-        low = random.randrange(first // 32 + 1, last // 32) * 32  # 4 ports inside one block
+        low = random.randrange(first // 32 + 1, last // 32) * 32
         self.set_env(allocator.RANGE_ENV_VAR, '%d-%d' % (low, low + 3))
-        status, out, err = run_main(['port', '-n', '6'])
+        outsider = socket.socket()
+        self.addCleanup(outsider.close)
+        outsider.bind((socket_helper.HOST, low))  # 3 free ports, 4 asked for
+        status, out, err = run_main(['port', '-n', '4'])
         self.assertEqual((status, out), (1, ''))
         self.assertIn('python -m testsupport port: error: ', err)
         self.assertIn('no free port in %d-%d' % (low, low + 3), err)
-        self.assertEqual(self.leases(), [])
+        self.assertFalse(any(self.held(port) for port in range(low, low + 4)))
+
+    def test_closed_stdout_leaves_nothing_leased(self):
+        class Closed(object):
+            def write(self, text):
+                raise IOError(32, 'Broken pipe')
+
+            def flush(self):
+                pass
+        before = set(allocator._current()._known)
+        err = io.BytesIO() if _compat.PY2 else io.StringIO()
+        old, sys.stderr = sys.stderr, err
+        try:
+            status = _cli.main(['port', '-n', '3'], stdout=Closed())
+        finally:
+            sys.stderr = old
+        self.assertEqual(status, 1)
+        self.assertIn('cannot write the ports ([Errno 32] Broken pipe); nothing stays leased',
+                      err.getvalue())
+        self.assertEqual(set(allocator._current()._known), before)
+
+    def test_end_to_end_through_a_pipe_that_closes(self):
+        env = dict(os.environ, PYTHONPATH=ROOT)
+        read_end, write_end = os.pipe()
+        os.close(read_end)  # as `testsupport port -n 3 | true` after true exited
+        child = subprocess.Popen([sys.executable, '-m', 'testsupport', 'port', '-n', '3'],
+                                 env=env, stdout=write_end, stderr=subprocess.PIPE)
+        os.close(write_end)
+        err = child.communicate()[1].decode('utf-8')
+        self.assertEqual(child.returncode, 1)
+        self.assertIn('nothing stays leased', err)
+        self.assertNotIn('Traceback', err)
 
     def test_end_to_end(self):
         env = dict(os.environ, PYTHONPATH=ROOT)
@@ -116,7 +171,10 @@ class PortCommandTest(unittest.TestCase):
                                          env=env, universal_newlines=True)
         ports = [int(line) for line in output.splitlines()]
         self.assertEqual(len(set(ports)), 2)
-        self.assertTrue(self.leases())
+        self.assertTrue(all(self.held(port) for port in ports))
+        subprocess.check_call([sys.executable, '-m', 'testsupport', 'release'] +
+                              [str(p) for p in ports], env=env)
+        self.assertFalse(any(self.held(port) for port in ports))
 
 
 if __name__ == '__main__':

@@ -14,7 +14,7 @@ import sys
 import tempfile
 import unittest
 
-from testsupport import allocator, platform_shim
+from testsupport import _leases, allocator, platform_shim
 
 
 class FakeMsvcrt(object):
@@ -129,6 +129,17 @@ class LivenessTest(unittest.TestCase):
         self.assertTrue(platform_shim.process_alive(
             platform_shim.MACOS, 42, kill=self.kill_raising(errno.EPERM)))
 
+    def test_linux_pid_reused_by_another_user_is_dead(self):
+        stat = '42 (other) S 1 ' + ' '.join(['0'] * 17) + ' 999 0 0\n'
+        self.assertFalse(platform_shim.process_alive(
+            platform_shim.LINUX, 42, '777', kill=self.kill_raising(errno.EPERM),
+            read_file=lambda path: stat))
+
+    def test_pid_zero_and_negative_are_never_alive(self):
+        for pid in (0, -1):
+            self.assertFalse(platform_shim.process_alive(
+                platform_shim.LINUX, pid, kill=lambda pid, sig: None))
+
     def test_linux_zombie_is_dead(self):
         stat = '42 (py thon) Z 1 ' + ' '.join(['0'] * 17) + ' 777 0 0\n'
         self.assertFalse(platform_shim.process_alive(
@@ -221,21 +232,21 @@ class WindowsRegistryTest(unittest.TestCase):
         clock = lambda: 1000.0  # noqa: E731
         msvcrt = FakeMsvcrt()
         alive = {}
-        owner = allocator._FileRegistry(directory, platform_shim.WINDOWS, clock, 4242,
-                                        alive=lambda pid, marker: alive[pid],
-                                        start_marker=None, lock_module=msvcrt)
-        other = allocator._FileRegistry(directory, platform_shim.WINDOWS, clock, 4343,
-                                        alive=lambda pid, marker: alive[pid],
-                                        start_marker=None, lock_module=msvcrt)
-        token = owner.claim(700, 2000.0)
-        self.assertTrue(token.startswith('4242 - 2000.000 '))
+        owner = _leases.FileStore(directory, platform_shim.WINDOWS, clock, 4242,
+                                  alive=lambda pid, marker: alive[pid],
+                                  start_marker=None, lock_module=msvcrt)
+        other = _leases.FileStore(directory, platform_shim.WINDOWS, clock, 4343,
+                                  alive=lambda pid, marker: alive[pid],
+                                  start_marker=None, lock_module=msvcrt)
+        handle = owner.acquire('b700', 2000.0)
+        self.assertTrue(handle.token.startswith('4242 - 2000.000 '))
         alive[4242] = True
-        self.assertIsNone(other.claim(700, 2000.0))
-        alive[4242] = False
-        self.assertIsNotNone(other.claim(700, 2000.0))
-        self.assertIsNone(owner.renew(700, token, 3000.0))
+        self.assertIsNone(other.acquire('b700', 2000.0))
+        alive[4242], alive[4343] = False, True
+        self.assertIsNotNone(other.acquire('b700', 2000.0))
+        self.assertFalse(owner.renew(handle, 3000.0))
         self.assertIn((FakeMsvcrt.LK_LOCK, 1), msvcrt.calls)
-        self.assertEqual(sorted(os.listdir(directory)), ['.lock', '%d.lease' % (700 * 32)])
+        self.assertEqual(sorted(os.listdir(directory)), ['.lock', 'b700.lease'])
 
 
 if __name__ == '__main__':

@@ -541,7 +541,9 @@ def _spawn_holder(socks, until):
     code = ('import sys; sys.path.insert(0, sys.argv[1]); '
             'from testsupport import _leases; _leases.hold_main(sys.argv[2:])')
     argv = [sys.executable, '-S', '-c', code, root, '%.3f' % until] + [str(fd) for fd in fds]
-    _compat.spawn_keeping_fds(argv, fds)
+    # Through sh's "&": the holder is orphaned at once (adopted by init), so no
+    # process of ours has a child to reap, however long it runs.
+    _compat.spawn_keeping_fds(['/bin/sh', '-c', '"$@" &', 'sh'] + argv, fds).wait()
 
 
 def hold_main(args):
@@ -571,27 +573,36 @@ def hold_main(args):
             break
         for fd, _event in poller.poll(min(remaining, 3600.0) * 1000.0):
             sock = socks.get(fd)
-            if sock is not None and _answer_release(sock, platform, uid):
+            conn = sock is not None and _release_request(sock, platform, uid)
+            if conn:
                 poller.unregister(fd)
                 del socks[fd]
-                sock.close()
+                sock.close()  # the name is free before the requester hears so
+                _reply(conn, b'ok\n')
 
 
-def _answer_release(sock, platform, uid):
-    """Serve one request on *sock*; True if it was a release from this user (or root)."""
+def _release_request(sock, platform, uid):
+    """Accept one request on *sock*: the connection if it asks ``release`` from this user."""
     try:
         conn, _addr = sock.accept()
     except _compat.OS_ERRORS:
-        return False
+        return None
     try:
         conn.settimeout(1.0)
         peer = platform_shim.peer_uid(platform, conn)
-        if peer not in (uid, 0) or not conn.recv(16).startswith(b'release'):
-            return False
-        conn.sendall(b'ok\n')
-        return True
+        if peer in (uid, 0) and conn.recv(16).startswith(b'release'):
+            return conn
     except _compat.OS_ERRORS + _compat.TIMEOUT_ERRORS:
-        return False
+        pass
+    conn.close()
+    return None
+
+
+def _reply(conn, data):
+    try:
+        conn.sendall(data)
+    except _compat.OS_ERRORS + _compat.TIMEOUT_ERRORS:
+        pass
     finally:
         conn.close()
 

@@ -105,7 +105,7 @@ BLOCK_SIZE = 32
 #: Fewer candidate ports than this outside the ephemeral range: use kernel ports.
 _MIN_RANGE_PORTS = 256
 #: A range with fewer ports than this is leased port by port, not by blocks.
-_MIN_BLOCK_RANGE = 8 * BLOCK_SIZE
+_MIN_BLOCK_RANGE = 4 * BLOCK_SIZE
 #: A kernel-assigned port is tried this many times before giving up.
 _KERNEL_TRIES = 64
 #: A block none of whose ports is leased goes back after this many seconds.
@@ -603,6 +603,9 @@ class _Allocator(object):
                    'of its file-descriptor limit)' % self.held_units())
         elif self.port_range is None:
             why = '%d kernel-assigned ports in a row were leased to others' % _KERNEL_TRIES
+        elif self.unit == 'port':
+            why = ('every port in it is leased by a live process or bound (%d by this one)'
+                   % len(self._leases))
         else:
             own = len(self._blocks) + sum(1 for lease in self._leases.values() if lease.handle)
             why = ('every block of %d ports in it is held by a live process (%d by this one, '
