@@ -1,6 +1,20 @@
 import socket
 from typing import ContextManager, Optional
 
+__all__ = [
+    "BLOCK_SIZE",
+    "DEFAULT_LEASE_SECONDS",
+    "LEASE_ENV_VAR",
+    "NoFreePortError",
+    "PortRegistryWarning",
+    "RANGE_ENV_VAR",
+    "REGISTRY_ENV_VAR",
+    "STRATEGY_ENV_VAR",
+    "release_port",
+    "reserve_port",
+    "reserved_port",
+]
+
 BLOCK_SIZE: int
 DEFAULT_LEASE_SECONDS: float
 LEASE_ENV_VAR: str

@@ -2,6 +2,28 @@ import socket
 from types import ModuleType
 from typing import Any, Callable, Dict, List, Optional, Mapping, Tuple, Union
 
+__all__ = [
+    "FREEBSD",
+    "LINUX",
+    "MACOS",
+    "Platform",
+    "WINDOWS",
+    "current",
+    "default_registry_dir",
+    "detect",
+    "is_file_exists_error",
+    "is_file_missing_error",
+    "lock_fd",
+    "private_dir_problem",
+    "probe_bind",
+    "process_alive",
+    "process_start_marker",
+    "remove_quietly",
+    "remove_tree_quietly",
+    "unlock_fd",
+    "user_id",
+]
+
 _Run = Callable[[List[str]], Tuple[Optional[int], str]]
 
 class Platform:
