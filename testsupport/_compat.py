@@ -14,8 +14,6 @@ PY2 = sys.version_info[0] == 2
 if PY2:
     import urllib2 as _urllib_error
 
-    text_type = unicode  # noqa: F821
-    binary_type = str
     string_types = (str, unicode)  # noqa: F821
     integer_types = (int, long)  # noqa: F821
     #: Errors an OS call raises; socket.error is an IOError on 2.7, not an OSError.
@@ -30,8 +28,6 @@ if PY2:
 else:
     import urllib.error as _urllib_error
 
-    text_type = str
-    binary_type = bytes
     string_types = (str,)
     integer_types = (int,)
     OS_ERRORS = (OSError,)
