@@ -16,19 +16,11 @@ import unittest
 import warnings
 
 from testsupport import _compat, allocator, platform_shim, socket_helper
+from tests.fakes import FakeClock
+from tests.helpers import fd_count, set_env
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PLATFORM = platform_shim.current()
-
-
-class FakeClock(object):
-    """Wall-clock seconds that move only when the test says so."""
-
-    def __init__(self, now=1000000.0):
-        self.now = now
-
-    def __call__(self):
-        return self.now
 
 
 def random_range(blocks=1):
@@ -46,10 +38,6 @@ def random_range(blocks=1):
                                      port, PLATFORM, 'test') is None for port in ports):
             break
     return (ports[0], ports[-1])
-
-
-def fd_count():
-    return len(os.listdir('/proc/self/fd'))
 
 
 class AllocatorTestCase(unittest.TestCase):
@@ -75,15 +63,7 @@ class AllocatorTestCase(unittest.TestCase):
         return alloc.allocate(family, socket.SOCK_STREAM, None, reserved, 'reserve_port')
 
     def set_env(self, name, value):
-        old = os.environ.get(name)
-        os.environ[name] = value
-
-        def restore():
-            if old is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = old
-        self.addCleanup(restore)
+        set_env(self, name, value)
 
     def catch_warnings(self):
         allocator._warned.clear()

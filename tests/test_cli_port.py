@@ -1,7 +1,6 @@
 """Tests for ``python -m testsupport port``."""
 from __future__ import absolute_import, division, print_function
 
-import io
 import os
 import random
 import shutil
@@ -11,22 +10,10 @@ import sys
 import tempfile
 import unittest
 
-from testsupport import _cli, _compat, allocator, platform_shim, socket_helper
+from testsupport import allocator, platform_shim, socket_helper
+from tests.helpers import run_main, set_env
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def run_main(argv):
-    out = io.BytesIO() if _compat.PY2 else io.StringIO()
-    err = io.BytesIO() if _compat.PY2 else io.StringIO()
-    old = sys.stderr
-    sys.stderr = err
-    try:
-        status = _cli.main(argv, stdout=out)
-    finally:
-        sys.stderr = old
-    values = [out.getvalue(), err.getvalue()]
-    return [status] + [v.decode('utf-8') if isinstance(v, bytes) else v for v in values]
 
 
 class PortCommandTest(unittest.TestCase):
@@ -41,10 +28,7 @@ class PortCommandTest(unittest.TestCase):
         self.addCleanup(self.forget_allocators)
 
     def set_env(self, name, value):
-        old = os.environ.get(name)
-        os.environ[name] = value
-        self.addCleanup(lambda: os.environ.pop(name, None) if old is None
-                        else os.environ.__setitem__(name, old))
+        set_env(self, name, value)
 
     def forget_allocators(self):
         for key in list(allocator._state):
