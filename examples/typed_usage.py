@@ -5,6 +5,7 @@ Run it as a script to see it work: ``python examples/typed_usage.py``.
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import socketserver
 import unittest
@@ -54,6 +55,12 @@ class EchoTest(SocketTestMixin, unittest.TestCase):
         listener = make_listener()
         self.addCleanup(listener.close)
         self.assertPortInUse(listener.getsockname()[1])
+
+    def test_unix_socket(self) -> None:
+        self.skip_unless_bind_unix_socket()
+        s = self.make_socket(socket.AF_UNIX)
+        path: str = self.bind_unix_socket(s)
+        self.assertTrue(os.path.exists(path))
 
     def test_network(self) -> None:
         requires('network')

@@ -1,4 +1,4 @@
-"""Test doubles: sockets and system calls for platforms we cannot run here."""
+"""Test doubles: sockets and system calls for platforms we cannot run here, a clock."""
 from __future__ import absolute_import, division, print_function
 
 import errno
@@ -76,3 +76,25 @@ class FakeSocket(socket.socket):
 
 def enoent():
     return OSError(errno.ENOENT, 'No such file or directory')
+
+
+class FakeClock(object):
+    """A clock that moves only when the test sets ``now`` or the code under test sleeps.
+
+    Call it for the time; pass ``clock.sleep`` as the sleep function. Records
+    each pause in ``pauses`` and calls ``on_sleep(number of pauses so far)``.
+    """
+
+    def __init__(self, now=1000000.0, on_sleep=None):
+        self.now = now
+        self.pauses = []
+        self.on_sleep = on_sleep
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.pauses.append(seconds)
+        self.now += seconds
+        if self.on_sleep is not None:
+            self.on_sleep(len(self.pauses))

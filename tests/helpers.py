@@ -1,9 +1,12 @@
-"""Small tools the test modules share: descriptor counting, temp-dir snapshots."""
+"""Small tools the test modules share: descriptor counting, temp-dir snapshots,
+environment variables restored at cleanup, the CLI run in-process."""
 from __future__ import absolute_import, division, print_function
 
 import importlib
+import io
 import os
 import socket
+import sys
 import tempfile
 
 from testsupport import _compat
@@ -71,3 +74,39 @@ def new_socket(testcase, family=socket.AF_INET, type=socket.SOCK_STREAM):
     sock = socket.socket(family, type)
     testcase.addCleanup(sock.close)
     return sock
+
+
+def save_env(testcase, name):
+    """Put back ``os.environ[name]`` (or its absence) when *testcase* cleans up."""
+    old = os.environ.get(name)
+
+    def restore():
+        if old is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = old
+    testcase.addCleanup(restore)
+
+
+def set_env(testcase, name, value):
+    """Set ``os.environ[name]`` to *value* (None: remove it) until *testcase* cleans up."""
+    save_env(testcase, name)
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
+
+
+def run_main(argv):
+    """Run ``_cli.main(argv)`` in this process: ``(status, stdout, stderr)`` as text."""
+    from testsupport import _cli  # the CLI loads every module: only for the tests that use it
+    out = io.BytesIO() if _compat.PY2 else io.StringIO()
+    err = io.BytesIO() if _compat.PY2 else io.StringIO()
+    old = sys.stderr
+    sys.stderr = err
+    try:
+        status = _cli.main(argv, stdout=out)
+    finally:
+        sys.stderr = old
+    values = [out.getvalue(), err.getvalue()]
+    return tuple([status] + [v.decode('utf-8') if isinstance(v, bytes) else v for v in values])

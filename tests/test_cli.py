@@ -1,7 +1,6 @@
 """Tests for the command line: ``_cli.main([...])`` and one real ``python -m testsupport``."""
 from __future__ import absolute_import, division, print_function
 
-import io
 import json
 import os
 import subprocess
@@ -9,20 +8,14 @@ import sys
 import unittest
 
 import testsupport
-from testsupport import _cli, _compat, socket_helper
-
-
-def run_main(argv):
-    out = io.BytesIO() if _compat.PY2 else io.StringIO()
-    status = _cli.main(argv, stdout=out)
-    value = out.getvalue()
-    return status, value.decode('utf-8') if isinstance(value, bytes) else value
+from testsupport import socket_helper
+from tests.helpers import run_main, set_env
 
 
 class InfoTest(unittest.TestCase):
 
     def test_text_report_names_each_fact(self):
-        status, out = run_main(['info'])
+        status, out, _ = run_main(['info'])
         self.assertEqual(status, 0)
         for key in ('testsupport:', 'python:', 'platform:', 'ipv6:', 'af_unix_bind:',
                     'so_reuseport:', 'so_exclusiveaddruse:', 'ephemeral_port_range:',
@@ -33,7 +26,7 @@ class InfoTest(unittest.TestCase):
                       % ('yes' if socket_helper.IPV6_ENABLED else 'no'), out)
 
     def test_json_report(self):
-        status, out = run_main(['info', '--json'])
+        status, out, _ = run_main(['info', '--json'])
         self.assertEqual(status, 0)
         data = json.loads(out)
         self.assertEqual(data['testsupport'], testsupport.__version__)
@@ -44,7 +37,7 @@ class InfoTest(unittest.TestCase):
         self.assertTrue(0 < data['free_tcp_port'] <= 65535)
 
     def test_reports_the_allocator_settings(self):
-        status, out = run_main(['info', '--json'])
+        status, out, _ = run_main(['info', '--json'])
         data = json.loads(out)
         self.assertEqual(data['port_strategy'], 'registry')
         self.assertIn(data['port_store'].split()[0], ('kernel', 'files', 'memory'))
@@ -55,10 +48,8 @@ class InfoTest(unittest.TestCase):
                         or high > data['ephemeral_port_range'][1])
 
     def test_bad_port_variable_is_reported_with_status_1(self):
-        old = os.environ.get('TESTSUPPORT_PORT_RANGE')
-        self.addCleanup(_restore_env, 'TESTSUPPORT_PORT_RANGE', old)
-        os.environ['TESTSUPPORT_PORT_RANGE'] = 'bogus'
-        status, out = run_main(['info'])
+        set_env(self, 'TESTSUPPORT_PORT_RANGE', 'bogus')
+        status, out, _ = run_main(['info'])
         self.assertEqual(status, 1)
         message = ("TESTSUPPORT_PORT_RANGE is 'bogus'; expected LOW-HIGH with 1 <= LOW <= "
                    "HIGH <= 65535, e.g. 20000-29999")
@@ -66,18 +57,13 @@ class InfoTest(unittest.TestCase):
         self.assertIn('free_tcp_port:         error: ' + message, out)
 
     def test_no_command_is_a_usage_error_naming_the_commands(self):
-        err = io.BytesIO() if _compat.PY2 else io.StringIO()
-        old, sys.stderr = sys.stderr, err
-        try:
-            status, out = run_main([])
-        finally:
-            sys.stderr = old
+        status, out, err = run_main([])
         self.assertEqual((status, out), (2, ''))
         self.assertIn('python -m testsupport: error: name a command: "info", "port" or "release"',
-                      err.getvalue())
+                      err)
 
     def test_unknown_command_is_a_usage_error(self):
-        status, _ = run_main(['frobnicate'])
+        status, _, _ = run_main(['frobnicate'])
         self.assertEqual(status, 2)
 
     def test_help_exits_zero(self):
@@ -86,7 +72,7 @@ class InfoTest(unittest.TestCase):
         old = sys.stdout
         sys.stdout = devnull
         try:
-            status, _ = run_main(['--help'])
+            status, _, _ = run_main(['--help'])
         finally:
             sys.stdout = old
         self.assertEqual(status, 0)
@@ -101,10 +87,3 @@ class EndToEndTest(unittest.TestCase):
         out, err = proc.communicate()
         self.assertEqual(proc.returncode, 0, err)
         self.assertEqual(json.loads(out.decode('utf-8'))['testsupport'], testsupport.__version__)
-
-
-def _restore_env(name, value):
-    if value is None:
-        os.environ.pop(name, None)
-    else:
-        os.environ[name] = value

@@ -12,21 +12,9 @@ import tempfile
 import unittest
 
 from testsupport import _cli, _compat, allocator, platform_shim, socket_helper
+from tests.helpers import run_main, set_env
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def run_main(argv):
-    out = io.BytesIO() if _compat.PY2 else io.StringIO()
-    err = io.BytesIO() if _compat.PY2 else io.StringIO()
-    old = sys.stderr
-    sys.stderr = err
-    try:
-        status = _cli.main(argv, stdout=out)
-    finally:
-        sys.stderr = old
-    values = [out.getvalue(), err.getvalue()]
-    return [status] + [v.decode('utf-8') if isinstance(v, bytes) else v for v in values]
 
 
 class PortCommandTest(unittest.TestCase):
@@ -40,10 +28,7 @@ class PortCommandTest(unittest.TestCase):
         self.addCleanup(self.forget_allocators)
 
     def set_env(self, name, value):
-        old = os.environ.get(name)
-        os.environ[name] = value
-        self.addCleanup(lambda: os.environ.pop(name, None) if old is None
-                        else os.environ.__setitem__(name, old))
+        set_env(self, name, value)
 
     def forget_allocators(self):
         for key in list(allocator._state):
@@ -73,7 +58,7 @@ class PortCommandTest(unittest.TestCase):
     def test_release_ends_the_leases(self):
         status, out, _ = run_main(['port', '-n', '2'])
         ports = [int(line) for line in out.splitlines()]
-        self.assertEqual(run_main(['release'] + out.split()), [0, '', ''])
+        self.assertEqual(run_main(['release'] + out.split()), (0, '', ''))
         self.assertFalse(any(self.held(port) for port in ports))
         status, out, err = run_main(['release', str(ports[0])])
         self.assertEqual((status, out), (1, ''))

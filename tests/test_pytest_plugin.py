@@ -17,6 +17,7 @@ import unittest
 
 import testsupport
 from testsupport import _compat, support
+from tests.helpers import save_env
 
 try:
     import pytest
@@ -432,11 +433,7 @@ class _FakeConfig(object):
 class ConfigureTest(unittest.TestCase):
 
     def setUp(self):
-        saved = os.environ.get(support.USE_ENV_VAR)
-        if saved is None:
-            self.addCleanup(os.environ.pop, support.USE_ENV_VAR, None)
-        else:
-            self.addCleanup(os.environ.__setitem__, support.USE_ENV_VAR, saved)
+        save_env(self, support.USE_ENV_VAR)
 
     def test_unconfigure_restores_previous_value(self):
         os.environ[support.USE_ENV_VAR] = 'cpu'

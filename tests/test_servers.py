@@ -11,29 +11,11 @@ import threading
 import unittest
 
 from testsupport import _compat, platform_shim, servers, socket_helper, support
-from tests.fakes import FakeSocket, FakeSocketError
+from tests.fakes import FakeClock, FakeSocket, FakeSocketError
 from tests.helpers import EchoHandler, fd_count, is_closed
 
 socketserver = importlib.import_module(_compat.socketserver_name)
 http_server = importlib.import_module(_compat.http_server_name)
-
-
-class FakeClock(object):
-    """A clock that only moves when the code under test sleeps; records the pauses."""
-
-    def __init__(self, on_sleep=None):
-        self.now = 1000.0
-        self.pauses = []
-        self.on_sleep = on_sleep
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.pauses.append(seconds)
-        self.now += seconds
-        if self.on_sleep is not None:
-            self.on_sleep(len(self.pauses))
 
 
 class ServersTestCase(unittest.TestCase):
@@ -210,7 +192,7 @@ class WaitForPortTest(ServersTestCase):
             if count == 3:
                 sock.listen(5)
 
-        clock = FakeClock(listen_on_third)
+        clock = FakeClock(on_sleep=listen_on_third)
         servers._wait_for_port(port, socket_helper.HOST, None, platform_shim.current(),
                                clock, clock.sleep)
         self.assertEqual(clock.pauses, [0.005, 0.01, 0.02])
@@ -280,7 +262,7 @@ class WaitForPortFreeTest(ServersTestCase):
             if count == 2:
                 listener.close()
 
-        clock = FakeClock(close_on_second)
+        clock = FakeClock(on_sleep=close_on_second)
         servers._wait_for_port_free(listener.getsockname()[1], socket_helper.HOST, None,
                                     platform_shim.current(), clock, clock.sleep)
         self.assertEqual(clock.pauses, [0.005, 0.01])

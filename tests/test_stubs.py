@@ -63,6 +63,18 @@ def stub_params(func):
     return params
 
 
+def overloads_params(funcs):
+    """``stub_params`` of one stub ``def``, or of its ``@overload``s taken together.
+
+    The overloads must name the same parameters; one has a default if any
+    overload gives it one. Otherwise the list of each overload's params.
+    """
+    each = [stub_params(func) for func in funcs]
+    if len(set(tuple((n, k) for n, k, _d in params) for params in each)) != 1:
+        return each
+    return [(n, k, any(params[i][2] for params in each)) for i, (n, k, _d) in enumerate(each[0])]
+
+
 def runtime_params(obj):
     params = [(p.name, p.kind.name, p.default is not p.empty)
               for p in signature(obj).parameters.values()]
@@ -99,6 +111,15 @@ class StubsTest(unittest.TestCase):
                    for label, _obj, node in pairs(module_name) if node is None]
         self.assertEqual(missing, [], 'names in __all__ without a stub entry')
 
+    def test_stub_all_is_the_modules(self):
+        # mypy.stubtest checks this too (.ci/stubtest); here it runs with the suite.
+        for module_name in self.module_names():
+            module = importlib.import_module(module_name)
+            with open(stub_path(module_name)) as fp:
+                node = stub_names(ast.parse(fp.read())).get('__all__')
+            self.assertIsNotNone(node, '%s has no __all__' % stub_path(module_name))
+            self.assertEqual(ast.literal_eval(node.value), module.__all__, module_name)
+
     def test_function_signatures_match(self):
         mismatches = []
         for module_name in self.module_names():
@@ -114,17 +135,18 @@ class StubsTest(unittest.TestCase):
             for label, obj, node in pairs(module_name):
                 if not (isinstance(node, ast.ClassDef) and inspect.isclass(obj)):
                     continue
-                stubbed = dict((item.name, item) for item in node.body
-                               if isinstance(item, ast.FunctionDef))
+                stubbed = {}
+                for item in node.body:
+                    if isinstance(item, ast.FunctionDef):
+                        stubbed.setdefault(item.name, []).append(item)
                 for name, value in sorted(vars(obj).items()):
                     if not inspect.isfunction(value) or (name.startswith('_')
                                                          and name != '__init__'):
                         continue
                     if name == '__init__' and name not in stubbed:
                         continue  # an exception class's inherited-style __init__
-                    stub = stubbed.get(name)
                     expected = runtime_params(value)
-                    got = stub_params(stub) if stub is not None else None
+                    got = overloads_params(stubbed[name]) if name in stubbed else None
                     if expected != got:
                         mismatches.append(('%s.%s' % (label, name), expected, got))
         self.assertEqual(mismatches, [])

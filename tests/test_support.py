@@ -1,28 +1,17 @@
 """Tests for testsupport.support: resources, exceptions and constants."""
 from __future__ import absolute_import, division, print_function
 
-import os
 import unittest
 
 from testsupport import support
 from testsupport.support import ResourceDenied, TestFailed, is_resource_enabled, requires
+from tests.helpers import set_env
 
 
 class EnvMixin(object):
 
     def set_use(self, value):
-        old = os.environ.get(support.USE_ENV_VAR)
-        self.addCleanup(self._restore, old)
-        if value is None:
-            os.environ.pop(support.USE_ENV_VAR, None)
-        else:
-            os.environ[support.USE_ENV_VAR] = value
-
-    def _restore(self, old):
-        if old is None:
-            os.environ.pop(support.USE_ENV_VAR, None)
-        else:
-            os.environ[support.USE_ENV_VAR] = old
+        set_env(self, support.USE_ENV_VAR, value)
 
 
 class IsResourceEnabledTest(EnvMixin, unittest.TestCase):

@@ -32,4 +32,54 @@ from .support import (
     requires as requires,
 )
 
+# Migration (#9): the socket-related names of test_support / test.support.
+from .socket_helper import (
+    can_bind_unix_socket as can_bind_unix_socket,
+    has_gethostname as has_gethostname,
+    tcp_blackhole as tcp_blackhole,
+)
+from .support import (
+    INTERNET_TIMEOUT as INTERNET_TIMEOUT,
+    LONG_TIMEOUT as LONG_TIMEOUT,
+    LOOPBACK_TIMEOUT as LOOPBACK_TIMEOUT,
+    SHORT_TIMEOUT as SHORT_TIMEOUT,
+    SOCK_MAX_SIZE as SOCK_MAX_SIZE,
+)
+
 __version__: str
+
+__all__ = [
+    "HOST",
+    "HOSTv4",
+    "HOSTv6",
+    "INTERNET_TIMEOUT",
+    "IPV6_ENABLED",
+    "LONG_TIMEOUT",
+    "LOOPBACK_TIMEOUT",
+    "NoFreePortError",
+    "PortRegistryWarning",
+    "ResourceDenied",
+    "SHORT_TIMEOUT",
+    "SOCK_MAX_SIZE",
+    "SocketTestMixin",
+    "TestFailed",
+    "WaitTimeoutError",
+    "bind_port",
+    "bind_unix_socket",
+    "can_bind_unix_socket",
+    "create_unix_domain_name",
+    "find_unused_port",
+    "get_socket_conn_refused_errs",
+    "has_gethostname",
+    "is_resource_enabled",
+    "release_port",
+    "requires",
+    "reserve_port",
+    "reserved_port",
+    "skip_if_tcp_blackhole",
+    "skip_unless_bind_unix_socket",
+    "tcp_blackhole",
+    "transient_internet",
+    "wait_for_port",
+    "wait_for_port_free",
+]

@@ -4,6 +4,27 @@ from typing import Any, ContextManager, List, Mapping, Optional, Tuple, Union
 from ._leases import LeaseStoreWarning
 from .platform_shim import Platform
 
+__all__ = [
+    "BACKEND_ENV_VAR",
+    "BLOCK_SIZE",
+    "DEFAULT_LEASE_SECONDS",
+    "LEASE_ENV_VAR",
+    "MAX_LEASE_SECONDS",
+    "NoFreePortError",
+    "PortRegistryWarning",
+    "RANGE_ENV_VAR",
+    "REGISTRY_ENV_VAR",
+    "STRATEGY_ENV_VAR",
+    "describe",
+    "lease_detached_ports",
+    "lease_port",
+    "parse_lease",
+    "release_detached_ports",
+    "release_port",
+    "reserve_port",
+    "reserved_port",
+]
+
 BACKEND_ENV_VAR: str
 BLOCK_SIZE: int
 MAX_LEASE_SECONDS: float

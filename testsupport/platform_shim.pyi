@@ -2,6 +2,40 @@ import socket
 from types import ModuleType
 from typing import Any, Callable, Dict, List, Optional, Mapping, Tuple, Union
 
+__all__ = [
+    "FREEBSD",
+    "LINUX",
+    "MACOS",
+    "OddFileError",
+    "Platform",
+    "PortState",
+    "WINDOWS",
+    "create_file_exclusive",
+    "current",
+    "default_registry_dir",
+    "detect",
+    "fallback_registry_dir",
+    "fd_soft_limit",
+    "host_name",
+    "is_file_exists_error",
+    "is_file_missing_error",
+    "lock_fd",
+    "open_lock_file",
+    "peer_uid",
+    "port_state",
+    "private_dir_problem",
+    "probe_bind",
+    "process_alive",
+    "process_start_marker",
+    "read_small_file",
+    "remove_quietly",
+    "remove_tree_quietly",
+    "rewrite_file",
+    "set_non_inheritable",
+    "unlock_fd",
+    "user_id",
+]
+
 _Run = Callable[[List[str]], Tuple[Optional[int], str]]
 
 class Platform:

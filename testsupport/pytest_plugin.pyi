@@ -1,5 +1,12 @@
 from typing import Any
 
+__all__ = [
+    "pytest_addoption",
+    "pytest_configure",
+    "pytest_runtest_setup",
+    "pytest_unconfigure",
+]
+
 def pytest_addoption(parser: Any) -> None: ...
 def pytest_configure(config: Any) -> None: ...
 def pytest_unconfigure(config: Any) -> None: ...

@@ -3,6 +3,22 @@ import threading
 from socketserver import BaseServer
 from typing import Iterator, Optional, Tuple, Union
 
+__all__ = [
+    "DEFAULT_POLL_INTERVAL",
+    "ServerStopError",
+    "ServerThread",
+    "WaitTimeoutError",
+    "make_listener",
+    "make_udp_socket",
+    "make_unix_socket_dir",
+    "port_in_use",
+    "remove_unix_socket_dir",
+    "start_server_thread",
+    "unix_socket_path",
+    "wait_for_port",
+    "wait_for_port_free",
+]
+
 DEFAULT_POLL_INTERVAL: float
 
 class WaitTimeoutError(TimeoutError): ...

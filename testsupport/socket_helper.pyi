@@ -1,6 +1,24 @@
 import socket
 from typing import Callable, ContextManager, Iterable, List, Optional, TypeVar, Union
 
+__all__ = [
+    "HOST",
+    "HOSTv4",
+    "HOSTv6",
+    "IPV6_ENABLED",
+    "bind_port",
+    "bind_unix_socket",
+    "can_bind_unix_socket",
+    "create_unix_domain_name",
+    "find_unused_port",
+    "get_socket_conn_refused_errs",
+    "has_gethostname",
+    "skip_if_tcp_blackhole",
+    "skip_unless_bind_unix_socket",
+    "tcp_blackhole",
+    "transient_internet",
+]
+
 _T = TypeVar('_T')
 _Address = Union[str, bytes]
 
