@@ -94,11 +94,13 @@ class AllTest(unittest.TestCase):
     def test_top_level_surface_is_pinned(self):
         self.assertEqual(testsupport.__all__, [
             'HOST', 'HOSTv4', 'HOSTv6', 'IPV6_ENABLED', 'NoFreePortError',
-            'PortRegistryWarning', 'ResourceDenied', 'SocketTestMixin', 'TestFailed',
+            'PortRegistryWarning', 'ResourceDenied', 'ServerProcess', 'ServerStartError',
+            'SocketTestMixin', 'TestFailed',
             'WaitTimeoutError', 'bind_port', 'bind_unix_socket', 'create_unix_domain_name',
             'find_unused_port', 'get_socket_conn_refused_errs', 'is_resource_enabled',
             'release_port', 'requires', 'reserve_port', 'reserved_port', 'skip_if_tcp_blackhole',
-            'skip_unless_bind_unix_socket', 'transient_internet', 'wait_for_port',
+            'skip_unless_bind_unix_socket', 'start_server_process', 'transient_internet',
+            'wait_for_port',
             'wait_for_port_free'])
 
     def test_socket_helper_surface_is_cpython_3_13s_plus_one(self):

@@ -16,7 +16,14 @@ from .allocator import (
     reserved_port,
 )
 from .mixin import SocketTestMixin
-from .servers import WaitTimeoutError, wait_for_port, wait_for_port_free
+from .servers import (
+    ServerProcess,
+    ServerStartError,
+    WaitTimeoutError,
+    start_server_process,
+    wait_for_port,
+    wait_for_port_free,
+)
 from .socket_helper import (
     HOST,
     HOSTv4,
@@ -43,6 +50,8 @@ __all__ = [
     'NoFreePortError',
     'PortRegistryWarning',
     'ResourceDenied',
+    'ServerProcess',
+    'ServerStartError',
     'SocketTestMixin',
     'TestFailed',
     'WaitTimeoutError',
@@ -58,6 +67,7 @@ __all__ = [
     'reserved_port',
     'skip_if_tcp_blackhole',
     'skip_unless_bind_unix_socket',
+    'start_server_process',
     'transient_internet',
     'wait_for_port',
     'wait_for_port_free',

@@ -7,7 +7,10 @@ from .allocator import (
 )
 from .mixin import SocketTestMixin as SocketTestMixin
 from .servers import (
+    ServerProcess as ServerProcess,
+    ServerStartError as ServerStartError,
     WaitTimeoutError as WaitTimeoutError,
+    start_server_process as start_server_process,
     wait_for_port as wait_for_port,
     wait_for_port_free as wait_for_port_free,
 )

@@ -1,6 +1,8 @@
 import socket
 from socketserver import BaseServer
-from typing import Optional, Tuple, Union
+from typing import Mapping, Optional, Sequence, Tuple, Union
+
+from .servers import ServerProcess
 
 class SocketTestMixin:
     def find_unused_port(self, family: int = ..., socktype: int = ...) -> int: ...
@@ -22,3 +24,6 @@ class SocketTestMixin:
     def skip_unless_ipv6(self) -> None: ...
     def skip_unless_bind_unix_socket(self) -> None: ...
     def requires(self, resource: str, msg: Optional[str] = ...) -> None: ...
+    def start_server_process(self, argv: Sequence[str], mode: str = ..., host: Optional[str] = ...,
+                             family: int = ..., env: Optional[Mapping[str, str]] = ...,
+                             cwd: Optional[str] = ..., timeout: Optional[float] = ...) -> ServerProcess: ...
