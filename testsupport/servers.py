@@ -419,7 +419,7 @@ _STOP_TIMEOUT = 5.0
 #: How many lines of the child's stderr a ServerStartError quotes.
 _STDERR_TAIL_LINES = 15
 
-# Run as ``python -E -S -c <this> <fd> argv...`` between fork and the server's
+# Run as ``python -E -c <this> <fd> argv...`` between fork and the server's
 # exec: puts the listening socket on descriptor 3, closes the others (2.7 cannot
 # close them in Popen without closing ours), sets LISTEN_FDS and LISTEN_PID (the
 # pid the server will have, as it replaces this process), then execs the server.
@@ -735,7 +735,7 @@ def _launch(server, argv, host, family, env, cwd):
     server.argv = _substitute(argv, host, server.port)
     command = server.argv
     if keep_fd is not None:
-        command = ([sys.executable, '-E', '-S', '-c', _LISTEN_FDS_WRAPPER, str(keep_fd)]
+        command = ([sys.executable, '-E', '-c', _LISTEN_FDS_WRAPPER, str(keep_fd)]
                    + server.argv)
     try:
         server._spawn(command, keep_fd, env, cwd)
