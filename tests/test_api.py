@@ -95,11 +95,13 @@ class AllTest(unittest.TestCase):
         self.assertEqual(testsupport.__all__, [
             'HOST', 'HOSTv4', 'HOSTv6', 'INTERNET_TIMEOUT', 'IPV6_ENABLED', 'LONG_TIMEOUT',
             'LOOPBACK_TIMEOUT', 'NoFreePortError', 'PortRegistryWarning', 'ResourceDenied',
-            'SHORT_TIMEOUT', 'SOCK_MAX_SIZE', 'SocketTestMixin', 'TestFailed', 'WaitTimeoutError',
+            'SHORT_TIMEOUT', 'SOCK_MAX_SIZE', 'ServerProcess', 'ServerStartError',
+            'SocketTestMixin', 'TestFailed', 'WaitTimeoutError',
             'bind_port', 'bind_unix_socket', 'can_bind_unix_socket', 'create_unix_domain_name',
             'find_unused_port', 'get_socket_conn_refused_errs', 'has_gethostname',
             'is_resource_enabled', 'release_port', 'requires', 'reserve_port', 'reserved_port',
-            'skip_if_tcp_blackhole', 'skip_unless_bind_unix_socket', 'tcp_blackhole',
+            'skip_if_tcp_blackhole', 'skip_unless_bind_unix_socket', 'start_server_process',
+            'tcp_blackhole',
             'transient_internet', 'wait_for_port', 'wait_for_port_free'])
 
     def test_socket_helper_surface_is_cpython_3_13s_plus_one(self):

@@ -18,7 +18,14 @@ from .allocator import (
     reserved_port,
 )
 from .mixin import SocketTestMixin
-from .servers import WaitTimeoutError, wait_for_port, wait_for_port_free
+from .servers import (
+    ServerProcess,
+    ServerStartError,
+    WaitTimeoutError,
+    start_server_process,
+    wait_for_port,
+    wait_for_port_free,
+)
 from .socket_helper import (
     HOST,
     HOSTv4,
@@ -63,6 +70,8 @@ __all__ = [
     'ResourceDenied',
     'SHORT_TIMEOUT',
     'SOCK_MAX_SIZE',
+    'ServerProcess',
+    'ServerStartError',
     'SocketTestMixin',
     'TestFailed',
     'WaitTimeoutError',
@@ -80,6 +89,7 @@ __all__ = [
     'reserved_port',
     'skip_if_tcp_blackhole',
     'skip_unless_bind_unix_socket',
+    'start_server_process',
     'tcp_blackhole',
     'transient_internet',
     'wait_for_port',

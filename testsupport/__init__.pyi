@@ -7,7 +7,10 @@ from .allocator import (
 )
 from .mixin import SocketTestMixin as SocketTestMixin
 from .servers import (
+    ServerProcess as ServerProcess,
+    ServerStartError as ServerStartError,
     WaitTimeoutError as WaitTimeoutError,
+    start_server_process as start_server_process,
     wait_for_port as wait_for_port,
     wait_for_port_free as wait_for_port_free,
 )
@@ -61,6 +64,8 @@ __all__ = [
     "ResourceDenied",
     "SHORT_TIMEOUT",
     "SOCK_MAX_SIZE",
+    "ServerProcess",
+    "ServerStartError",
     "SocketTestMixin",
     "TestFailed",
     "WaitTimeoutError",
@@ -78,6 +83,7 @@ __all__ = [
     "reserved_port",
     "skip_if_tcp_blackhole",
     "skip_unless_bind_unix_socket",
+    "start_server_process",
     "tcp_blackhole",
     "transient_internet",
     "wait_for_port",

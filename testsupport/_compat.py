@@ -6,6 +6,7 @@ from __future__ import absolute_import, division, print_function
 
 import os
 import socket
+import subprocess
 import sys
 import time
 
@@ -98,3 +99,36 @@ def exception_chain(exc):
         todo.extend(arg for arg in getattr(err, 'args', ()) if isinstance(arg, BaseException))
         todo.append(getattr(err, '__cause__', None))
         todo.append(getattr(err, '__context__', None))
+
+
+if PY2:
+    def popen_new_session(argv, keep_fd=None, new_session=True, **kwargs):
+        """``subprocess.Popen(argv, **kwargs)`` in a new session, *keep_fd* left open.
+
+        2.7 has neither ``pass_fds`` nor ``start_new_session``: with *keep_fd*
+        the child inherits every descriptor (``close_fds=False``; it must close
+        the others itself, as testsupport's LISTEN_FDS wrapper does), and a
+        ``preexec_fn`` clears FD_CLOEXEC on *keep_fd* and calls ``setsid()``.
+        *new_session* False (Windows) starts the child as it is.
+        """
+        def preexec():
+            if keep_fd is not None:
+                import fcntl
+                flags = fcntl.fcntl(keep_fd, fcntl.F_GETFD)
+                fcntl.fcntl(keep_fd, fcntl.F_SETFD, flags & ~fcntl.FD_CLOEXEC)
+            os.setsid()
+
+        if not new_session:
+            return subprocess.Popen(argv, close_fds=keep_fd is None, **kwargs)
+        return subprocess.Popen(argv, close_fds=keep_fd is None, preexec_fn=preexec, **kwargs)
+else:
+    def popen_new_session(argv, keep_fd=None, new_session=True, **kwargs):
+        """``subprocess.Popen(argv, **kwargs)`` in a new session, *keep_fd* left open.
+
+        ``pass_fds`` keeps *keep_fd* open and inheritable in the child (at the
+        same number), every other descriptor is closed; ``start_new_session``
+        makes the child lead a new session and process group.
+        """
+        pass_fds = () if keep_fd is None else (keep_fd,)
+        return subprocess.Popen(argv, close_fds=True, pass_fds=pass_fds,
+                                start_new_session=new_session, **kwargs)

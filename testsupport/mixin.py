@@ -178,3 +178,25 @@ class SocketTestMixin(object):
         The skip (:class:`~testsupport.support.ResourceDenied`) says how to enable it.
         """
         support.requires(resource, msg)
+
+    def start_server_process(self, argv, mode='inherit', host=None, family=socket.AF_INET,
+                             env=None, cwd=None, timeout=None):
+        """Start the server *argv* in a child process; stopped at cleanup.
+
+        Returns the :class:`~testsupport.servers.ServerProcess` (``host``,
+        ``port``, ``process``, ``stdout``, ``stderr``); see
+        :func:`servers.start_server_process` for the modes (``'inherit'``,
+        ``'discover'``, ``'lease'``). At cleanup the child's process group is
+        terminated, killed if it has not exited within 5 s, and reaped. Fails
+        the test (``self.failureException``) if the child exits or does not
+        listen in time, with the tail of its stderr.
+        """
+        message = None
+        try:
+            server = servers.start_server_process(argv, mode, host, family, env, cwd, timeout)
+        except servers.ServerStartError as exc:
+            message = str(exc)
+        if message is not None:
+            self.fail(message)
+        self.addCleanup(server.stop)
+        return server

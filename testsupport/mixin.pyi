@@ -1,6 +1,8 @@
 import socket
 from socketserver import BaseServer
-from typing import Optional, Tuple, overload
+from typing import Mapping, Optional, Sequence, Tuple, Union, overload
+
+from .servers import ServerProcess
 
 __all__ = [
     "SocketTestMixin",
@@ -30,3 +32,6 @@ class SocketTestMixin:
     def skip_unless_ipv6(self) -> None: ...
     def skip_unless_bind_unix_socket(self) -> None: ...
     def requires(self, resource: str, msg: Optional[str] = ...) -> None: ...
+    def start_server_process(self, argv: Sequence[str], mode: str = ..., host: Optional[str] = ...,
+                             family: int = ..., env: Optional[Mapping[str, str]] = ...,
+                             cwd: Optional[str] = ..., timeout: Optional[float] = ...) -> ServerProcess: ...

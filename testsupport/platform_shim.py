@@ -36,6 +36,7 @@ __all__ = [
     'host_name',
     'is_file_exists_error',
     'is_file_missing_error',
+    'listening_ports',
     'lock_fd',
     'open_lock_file',
     'peer_uid',
@@ -44,11 +45,13 @@ __all__ = [
     'probe_bind',
     'process_alive',
     'process_start_marker',
+    'process_tree',
     'read_small_file',
     'remove_quietly',
     'remove_tree_quietly',
     'rewrite_file',
     'set_non_inheritable',
+    'signal_process_group',
     'unlock_fd',
     'user_id',
 ]
@@ -122,6 +125,15 @@ class Platform(object):
     ``port_table``
         where :func:`port_state` reads the local sockets: ``'procfs'``
         (``/proc/net/tcp`` and friends, Linux), else ``None`` (it can't tell).
+    ``port_discovery``
+        how to find the TCP ports a process listens on: ``'procfs'`` (Linux:
+        ``/proc/<pid>/fd`` socket inodes against ``/proc/net/tcp{,6}``),
+        ``'lsof'`` (macOS and the BSDs, where ``lsof`` is installed) or
+        ``'iphlpapi'`` (Windows ``GetExtendedTcpTable``).
+    ``process_groups``
+        True where a child can get a session of its own (``setsid``), be
+        signalled as a group (``killpg``) and inherit a descriptor across
+        ``exec`` (the systemd ``LISTEN_FDS`` protocol): every POSIX system.
     """
 
     _fields = (
@@ -129,6 +141,7 @@ class Platform(object):
         'sock_type_flags', 'af_unix', 'sun_path_max', 'errnos', 'gai_errnos',
         'ephemeral_source', 'ephemeral_default', 'ephemeral_sysctls', 'ephemeral_path',
         'blackhole_sysctl', 'has_gethostname', 'lease_store', 'so_peercred', 'port_table',
+        'port_discovery', 'process_groups',
     )
 
     def __init__(self, **fields):
@@ -334,6 +347,7 @@ LINUX = Platform(
     ephemeral_path='/proc/sys/net/ipv4/ip_local_port_range',
     blackhole_sysctl=None, has_gethostname=True, lease_store='kernel', so_peercred=17,
     port_table='procfs',
+    port_discovery='procfs', process_groups=True,
 )
 MACOS = Platform(
     name='macos', sol_socket=0xffff, so_reuseaddr=0x4, so_reuseport=0x200,
@@ -343,6 +357,7 @@ MACOS = Platform(
     ephemeral_sysctls=('net.inet.ip.portrange.first', 'net.inet.ip.portrange.last'),
     ephemeral_path=None, blackhole_sysctl=None, has_gethostname=True, lease_store='files',
     so_peercred=None, port_table=None,
+    port_discovery='lsof', process_groups=True,
 )
 FREEBSD = MACOS.replace(
     name='freebsd', sock_type_flags=0x20000000 | 0x10000000,
@@ -355,6 +370,7 @@ WINDOWS = Platform(
     ephemeral_source='netsh', ephemeral_default=_WINDOWS_DEFAULT_RANGE,
     ephemeral_sysctls=None, ephemeral_path=None, blackhole_sysctl=None,
     has_gethostname=True, lease_store='files', so_peercred=None, port_table=None,
+    port_discovery='iphlpapi', process_groups=False,
 )
 
 _BY_PREFIX = (
@@ -916,3 +932,235 @@ def _address_covers(entry, wanted):
     if len(entry) != len(wanted):
         return False
     return entry == wanted or not any(entry) or not any(wanted)
+# -- Server processes (servers.start_server_process): which TCP ports a process
+# tree listens on, and ending its process group. The system calls are
+# parameters, so tests describe macOS and Windows with fakes.
+
+#: The TCP state ``/proc/net/tcp`` writes for LISTEN.
+_PROCFS_LISTEN = '0A'
+#: MIB_TCP_STATE_LISTEN, and GetExtendedTcpTable's TCP_TABLE_OWNER_PID_LISTENER.
+_WINDOWS_TCP_STATE_LISTEN = 2
+_WINDOWS_TCP_TABLE_OWNER_PID_LISTENER = 3
+_WINDOWS_ERROR_INSUFFICIENT_BUFFER = 122
+#: Windows' AF_INET6 (23); AF_INET is 2 everywhere.
+_WINDOWS_AF_INET6 = 23
+
+
+def _list_dir(path):
+    return os.listdir(path)
+
+
+def _read_link(path):
+    return os.readlink(path)
+
+
+def process_tree(platform, pid, read_file=None, list_dir=None):
+    """*pid* and every process descending from it or in its process group, sorted.
+
+    Linux reads the parent and group ids in ``/proc/<n>/stat``; a child that
+    daemonised (re-parented to init) is still found while it keeps the process
+    group. Elsewhere ``[pid]``: ``lsof -g`` selects the whole group itself, and
+    Windows has no process groups. *read_file* and *list_dir* replace file
+    reading and ``os.listdir`` (tests pass fakes).
+    """
+    if platform.port_discovery != 'procfs':
+        return [pid]
+    read_file = read_file or _read_file
+    list_dir = list_dir or _list_dir
+    try:
+        names = list_dir('/proc')
+    except (OSError, IOError):
+        return [pid]
+    parents = {}
+    found = set([pid])
+    for name in names:
+        if not name.isdigit():
+            continue
+        text = read_file('/proc/%s/stat' % name)
+        if not text or ')' not in text:
+            continue
+        fields = text.rsplit(')', 1)[1].split()  # state, ppid, pgrp, ...
+        if len(fields) < 3:
+            continue
+        parents[int(name)] = int(fields[1])
+        if int(fields[2]) == pid:
+            found.add(int(name))
+    grown = True
+    while grown:
+        grown = False
+        for child, parent in parents.items():
+            if parent in found and child not in found:
+                found.add(child)
+                grown = True
+    return sorted(found)
+
+
+def listening_ports(platform, pid, read_file=None, list_dir=None, read_link=None, run=None,
+                    tcp_table=None):
+    """The ``(host, port)`` TCP addresses the process tree of *pid* listens on, sorted.
+
+    *host* is as the kernel reports it (``'0.0.0.0'`` or ``'::'`` for a wildcard
+    bind). How depends on ``platform.port_discovery``: ``'procfs'`` matches the
+    socket inodes in ``/proc/<n>/fd`` of :func:`process_tree` against the LISTEN
+    rows (state 0A) of ``/proc/net/tcp`` and ``tcp6``; ``'lsof'`` runs ``lsof -a
+    -g <pid> -iTCP -sTCP:LISTEN`` (the child leads its own process group);
+    ``'iphlpapi'`` reads Windows' ``GetExtendedTcpTable`` rows owned by *pid*.
+
+    Returns None when this platform cannot tell (``lsof`` is not installed, or
+    the table cannot be read): the caller says so, rather than waiting for a
+    port it will never see. *read_file*, *list_dir*, *read_link*, *run* and
+    *tcp_table* (``tcp_table(family) -> bytes or None``) replace the system
+    calls (tests pass fakes).
+    """
+    if platform.port_discovery == 'procfs':
+        return _procfs_listening(process_tree(platform, pid, read_file, list_dir),
+                                 read_file or _read_file, list_dir or _list_dir,
+                                 read_link or _read_link)
+    if platform.port_discovery == 'lsof':
+        return _lsof_listening(pid, run or _run)
+    if platform.port_discovery == 'iphlpapi':
+        return _windows_listening(pid, tcp_table or _windows_tcp_table)
+    return None
+
+
+def _procfs_host(hex_address):
+    """``'0100007F'`` -> ``'127.0.0.1'``: /proc/net/tcp{,6} write 32-bit words in host order."""
+    import binascii
+    import struct
+    raw = binascii.unhexlify(hex_address)
+    words = struct.unpack('=%dI' % (len(raw) // 4), raw)
+    packed = struct.pack('!%dI' % len(words), *words)
+    if len(packed) == 4:
+        return socket.inet_ntoa(packed)
+    return socket.inet_ntop(socket.AF_INET6, packed)
+
+
+def _procfs_listening(pids, read_file, list_dir, read_link):
+    listeners = {}
+    for path in ('/proc/net/tcp', '/proc/net/tcp6'):
+        for line in (read_file(path) or '').splitlines()[1:]:
+            parts = line.split()
+            if len(parts) < 10 or parts[3] != _PROCFS_LISTEN:
+                continue
+            address, _, port = parts[1].partition(':')
+            listeners[parts[9]] = (_procfs_host(address), int(port, 16))
+    found = set()
+    for pid in pids:
+        try:
+            names = list_dir('/proc/%d/fd' % pid)
+        except (OSError, IOError):  # gone, or not ours to read
+            continue
+        for name in names:
+            try:
+                target = read_link('/proc/%d/fd/%s' % (pid, name))
+            except (OSError, IOError):
+                continue
+            if target.startswith('socket:[') and target[8:-1] in listeners:
+                found.add(listeners[target[8:-1]])
+    return sorted(found)
+
+
+def _lsof_listening(pgid, run):
+    returncode, output = run(['lsof', '-a', '-g', str(pgid), '-iTCP', '-sTCP:LISTEN',
+                              '-P', '-n', '-Ftn'])
+    if returncode not in (0, 1):  # 1: nothing matched; None: lsof did not start
+        return None
+    found = set()
+    kind = 'IPv4'
+    for line in output.splitlines():
+        if line.startswith('t'):
+            kind = line[1:]
+        elif line.startswith('n') and ':' in line and '->' not in line:
+            host, _, port = line[1:].rpartition(':')
+            host = host.strip('[]')
+            if host == '*':
+                host = '::' if kind == 'IPv6' else '0.0.0.0'
+            port = _to_int(port)
+            if port:
+                found.add((host, port))
+    return sorted(found)
+
+
+def _windows_listening(pid, tcp_table):
+    import struct
+    found = set()
+    readable = False
+    for family, row_size in ((socket.AF_INET, 24), (_WINDOWS_AF_INET6, 56)):
+        raw = tcp_table(family)
+        if raw is None:
+            continue
+        readable = True
+        count = struct.unpack('=I', raw[:4])[0]
+        for index in range(count):
+            row = raw[4 + index * row_size:4 + (index + 1) * row_size]
+            if len(row) < row_size:
+                break
+            if family == socket.AF_INET:
+                state, = struct.unpack('=I', row[0:4])
+                host = socket.inet_ntoa(row[4:8])
+                port, = struct.unpack('!H', row[8:10])
+                owner, = struct.unpack('=I', row[20:24])
+            else:
+                host = _format_ipv6(row[0:16])
+                port, = struct.unpack('!H', row[20:22])
+                state, owner = struct.unpack('=II', row[48:56])
+            if state == _WINDOWS_TCP_STATE_LISTEN and owner == pid:
+                found.add((host, port))
+    return sorted(found) if readable else None
+
+
+def _format_ipv6(packed):
+    import binascii
+    text = binascii.hexlify(packed).decode('ascii')
+    groups = [text[i:i + 4].lstrip('0') or '0' for i in range(0, 32, 4)]
+    full = ':'.join(groups)
+    if full == '0:0:0:0:0:0:0:0':
+        return '::'
+    if full == '0:0:0:0:0:0:0:1':
+        return '::1'
+    return full
+
+
+def _windows_tcp_table(family, iphlpapi=None):
+    """The raw MIB_TCP(6)TABLE_OWNER_PID of listening sockets, or None."""
+    import ctypes
+    if iphlpapi is None:
+        iphlpapi = ctypes.windll.iphlpapi  # pragma: no cover (windows)
+    size = ctypes.c_ulong(0)
+    for _ in range(5):  # the table can grow between the size query and the read
+        buf = ctypes.create_string_buffer(max(size.value, 4))
+        result = iphlpapi.GetExtendedTcpTable(buf, ctypes.pointer(size), False, family,
+                                              _WINDOWS_TCP_TABLE_OWNER_PID_LISTENER, 0)
+        if result == 0:
+            return buf.raw[:size.value]
+        if result != _WINDOWS_ERROR_INSUFFICIENT_BUFFER:
+            return None
+    return None
+
+
+def signal_process_group(platform, process, hard, killpg=None):
+    """Ask (SIGTERM) or, with *hard*, force (SIGKILL) *process* and its group to end.
+
+    POSIX: ``killpg(process.pid, ...)``: the child leads its own process group
+    (``start_new_session``), so its children get the signal too. Windows has no
+    groups: ``process.terminate()``, which is already forceful. Returns False
+    if nothing was left to signal (ESRCH, or EPERM: macOS' answer for a group
+    of zombies), else True. *killpg* replaces ``os.killpg`` (tests pass a fake).
+    """
+    if not platform.process_groups:
+        if process.poll() is not None:
+            return False
+        try:
+            process.kill() if hard else process.terminate()
+        except (OSError, IOError):  # exited meanwhile
+            return False
+        return True
+    import signal
+    killpg = killpg or os.killpg
+    try:
+        killpg(process.pid, signal.SIGKILL if hard else signal.SIGTERM)
+    except (OSError, IOError) as exc:
+        if exc.errno in (_errno.ESRCH, _errno.EPERM):
+            return False
+        raise
+    return True

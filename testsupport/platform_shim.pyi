@@ -19,6 +19,7 @@ __all__ = [
     "host_name",
     "is_file_exists_error",
     "is_file_missing_error",
+    "listening_ports",
     "lock_fd",
     "open_lock_file",
     "peer_uid",
@@ -27,11 +28,13 @@ __all__ = [
     "probe_bind",
     "process_alive",
     "process_start_marker",
+    "process_tree",
     "read_small_file",
     "remove_quietly",
     "remove_tree_quietly",
     "rewrite_file",
     "set_non_inheritable",
+    "signal_process_group",
     "unlock_fd",
     "user_id",
 ]
@@ -58,6 +61,8 @@ class Platform:
     lease_store: str
     so_peercred: Optional[int]
     port_table: Optional[str]
+    port_discovery: str
+    process_groups: bool
     def __init__(self, **fields: Any) -> None: ...
     def replace(self, **changes: Any) -> Platform: ...
     def errno_of(self, exc: BaseException) -> Optional[int]: ...
@@ -120,3 +125,8 @@ def set_non_inheritable(fd: int) -> None: ...
 def port_state(platform: Platform, port: int, host: str, family: int, socktype: int,
                read_file: Optional[Callable[[str], Optional[str]]] = ...,
                byteorder: Optional[str] = ...) -> Optional[PortState]: ...
+def process_tree(platform: Platform, pid: int, read_file: Any = ..., list_dir: Any = ...) -> List[int]: ...
+def listening_ports(platform: Platform, pid: int, read_file: Any = ..., list_dir: Any = ...,
+                    read_link: Any = ..., run: Any = ...,
+                    tcp_table: Any = ...) -> Optional[List[Tuple[str, int]]]: ...
+def signal_process_group(platform: Platform, process: Any, hard: bool, killpg: Any = ...) -> bool: ...

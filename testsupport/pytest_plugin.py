@@ -8,9 +8,10 @@ else does. It adds:
   pytest-asyncio's names and semantics, backed by the collision-free allocator
   (:mod:`testsupport.allocator`): a port is leased until the fixture's
   teardown, so no other test, worker or process is handed it meanwhile;
-- ``tcp_listener``, ``udp_socket``, ``unix_socket_path`` and
-  ``start_server_thread``: the mixin's conveniences, made by :mod:`testsupport.servers`
-  and closed, removed or stopped at teardown;
+- ``tcp_listener``, ``udp_socket``, ``unix_socket_path``,
+  ``start_server_thread`` and ``start_server_process``: the mixin's
+  conveniences, made by :mod:`testsupport.servers` and closed, removed or
+  stopped at teardown;
 - the markers ``requires_ipv6`` and ``requires_unix_socket``, which skip a test
   where IPv6 on loopback or AF_UNIX binds do not work, naming the reason;
 - the option ``--use=RESOURCE[,RESOURCE]``, which sets ``TESTSUPPORT_USE`` for
@@ -272,6 +273,29 @@ def _make_fixtures_plugin():
         finally:
             _stop_all(started)
 
+    @pytest.fixture
+    def start_server_process():
+        """``start_server_process(argv, mode='inherit', ...) -> ServerProcess``, stopped at teardown.
+
+        Starts a server in a child process as ``servers.start_server_process``
+        does (modes ``'inherit'``, ``'discover'``, ``'lease'``); when the test
+        ends, whatever its outcome, every child started through it has its
+        process group terminated (killed after 5 s) and reaped, newest first.
+        """
+        from . import servers
+        started = []
+
+        def start(argv, mode='inherit', host=None, family=socket.AF_INET, env=None, cwd=None,
+                  timeout=None):
+            server = servers.start_server_process(argv, mode, host, family, env, cwd, timeout)
+            started.append(server)
+            return server
+
+        try:
+            yield start
+        finally:
+            _stop_all(started)
+
     for fixture in (unused_tcp_port,
                     unused_udp_port,
                     unused_tcp_port_factory,
@@ -279,13 +303,14 @@ def _make_fixtures_plugin():
                     tcp_listener,
                     udp_socket,
                     unix_socket_path,
-                    start_server_thread):
+                    start_server_thread,
+                    start_server_process):
         setattr(plugin, fixture.__name__, fixture)
     return plugin
 
 
 def _stop_all(started):
-    """Stop every ServerThread in *started*, newest first; then raise the first error."""
+    """Stop every ServerThread (or ServerProcess) in *started*, newest first; then raise the first error."""
     errors = []
     while started:
         try:

@@ -1,10 +1,13 @@
 import socket
+import subprocess
 import threading
 from socketserver import BaseServer
-from typing import Iterator, Optional, Tuple, Union
+from typing import Any, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 __all__ = [
     "DEFAULT_POLL_INTERVAL",
+    "ServerProcess",
+    "ServerStartError",
     "ServerStopError",
     "ServerThread",
     "WaitTimeoutError",
@@ -13,6 +16,7 @@ __all__ = [
     "make_unix_socket_dir",
     "port_in_use",
     "remove_unix_socket_dir",
+    "start_server_process",
     "start_server_thread",
     "unix_socket_path",
     "wait_for_port",
@@ -45,3 +49,32 @@ def wait_for_port(port: int, host: str = ..., timeout: Optional[float] = ...) ->
 def wait_for_port_free(port: int, host: str = ..., timeout: Optional[float] = ...) -> None: ...
 def port_in_use(port: int, host: str = ..., family: int = ...,
                 socktype: int = ...) -> Tuple[bool, str]: ...
+
+class ServerStartError(RuntimeError): ...
+
+class ServerProcess:
+    argv: List[str]
+    mode: str
+    host: str
+    port: Optional[int]
+    process: Optional[subprocess.Popen]
+    stop_timeout: float
+    @property
+    def address(self) -> Tuple[str, Optional[int]]: ...
+    @property
+    def pid(self) -> Optional[int]: ...
+    @property
+    def returncode(self) -> Optional[int]: ...
+    @property
+    def stdout(self) -> str: ...
+    @property
+    def stderr(self) -> str: ...
+    def __iter__(self) -> Iterator[Union[str, int]]: ...
+    def __enter__(self) -> ServerProcess: ...
+    def __exit__(self, *exc_info: Any) -> None: ...
+    def stop(self, timeout: Optional[float] = ...) -> Optional[int]: ...
+
+def start_server_process(argv: Sequence[str], mode: str = ..., host: Optional[str] = ...,
+                         family: int = ..., env: Optional[Mapping[str, str]] = ...,
+                         cwd: Optional[str] = ..., timeout: Optional[float] = ...,
+                         stop_timeout: float = ...) -> ServerProcess: ...
