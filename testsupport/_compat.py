@@ -45,37 +45,8 @@ def at_fork_in_child(func):
         register(after_in_child=func)
 
 
-def spawn_keeping_fds(argv, fds):
-    """Start *argv* detached (new session, stdio on /dev/null, cwd /) inheriting just *fds*.
-
-    3.x passes them with ``pass_fds``; 2.7 has no such argument, so the child
-    clears their close-on-exec flag and closes every other descriptor itself.
-    Returns the Popen object.
-    """
-    import subprocess
-    devnull = open(os.devnull, 'r+b')
-    try:
-        if not PY2:
-            return subprocess.Popen(argv, stdin=devnull, stdout=devnull, stderr=devnull,
-                                    cwd='/', close_fds=True, pass_fds=fds,
-                                    start_new_session=True)
-        keep = sorted(fds)
-
-        def prepare():  # runs in the child, between fork and exec
-            import fcntl
-            os.setsid()
-            bounds = [2] + keep + [65536]
-            for low, high in zip(bounds, bounds[1:]):
-                os.closerange(low + 1, high)
-            for fd in keep:
-                flags = fcntl.fcntl(fd, fcntl.F_GETFD)
-                fcntl.fcntl(fd, fcntl.F_SETFD, flags & ~fcntl.FD_CLOEXEC)
-
-        return subprocess.Popen(argv, stdin=devnull, stdout=devnull, stderr=devnull,
-                                cwd='/', close_fds=False, preexec_fn=prepare)
-    finally:
-        devnull.close()
-
+#: Highest descriptor a 2.7 child closes before exec (os.closerange's bound).
+_MAX_FD = 65536
 
 URLError = _urllib_error.URLError
 HTTPError = _urllib_error.HTTPError
@@ -102,33 +73,37 @@ def exception_chain(exc):
 
 
 if PY2:
-    def popen_new_session(argv, keep_fd=None, new_session=True, **kwargs):
-        """``subprocess.Popen(argv, **kwargs)`` in a new session, *keep_fd* left open.
+    def popen_new_session(argv, keep_fds=(), new_session=True, **kwargs):
+        """``subprocess.Popen(argv, **kwargs)`` in a new session, *keep_fds* left open.
 
-        2.7 has neither ``pass_fds`` nor ``start_new_session``: with *keep_fd*
-        the child inherits every descriptor (``close_fds=False``; it must close
-        the others itself, as testsupport's LISTEN_FDS wrapper does), and a
-        ``preexec_fn`` clears FD_CLOEXEC on *keep_fd* and calls ``setsid()``.
-        *new_session* False (Windows) starts the child as it is.
+        2.7 has neither ``pass_fds`` nor ``start_new_session``: with *keep_fds*
+        a ``preexec_fn`` closes every other descriptor above 2, clears
+        FD_CLOEXEC on the kept ones and calls ``setsid()``. *new_session*
+        False (Windows) starts the child as it is.
         """
+        keep = sorted(keep_fds)
+
         def preexec():
-            if keep_fd is not None:
-                import fcntl
-                flags = fcntl.fcntl(keep_fd, fcntl.F_GETFD)
-                fcntl.fcntl(keep_fd, fcntl.F_SETFD, flags & ~fcntl.FD_CLOEXEC)
-            os.setsid()
+            import fcntl
+            bounds = [2] + keep + [_MAX_FD]
+            for low, high in zip(bounds, bounds[1:]):
+                os.closerange(low + 1, high)
+            for fd in keep:
+                flags = fcntl.fcntl(fd, fcntl.F_GETFD)
+                fcntl.fcntl(fd, fcntl.F_SETFD, flags & ~fcntl.FD_CLOEXEC)
+            if new_session:
+                os.setsid()
 
-        if not new_session:
-            return subprocess.Popen(argv, close_fds=keep_fd is None, **kwargs)
-        return subprocess.Popen(argv, close_fds=keep_fd is None, preexec_fn=preexec, **kwargs)
+        if not keep and not new_session:
+            return subprocess.Popen(argv, close_fds=True, **kwargs)
+        return subprocess.Popen(argv, close_fds=not keep, preexec_fn=preexec, **kwargs)
 else:
-    def popen_new_session(argv, keep_fd=None, new_session=True, **kwargs):
-        """``subprocess.Popen(argv, **kwargs)`` in a new session, *keep_fd* left open.
+    def popen_new_session(argv, keep_fds=(), new_session=True, **kwargs):
+        """``subprocess.Popen(argv, **kwargs)`` in a new session, *keep_fds* left open.
 
-        ``pass_fds`` keeps *keep_fd* open and inheritable in the child (at the
-        same number), every other descriptor is closed; ``start_new_session``
+        ``pass_fds`` keeps *keep_fds* open and inheritable in the child (at the
+        same numbers), every other descriptor is closed; ``start_new_session``
         makes the child lead a new session and process group.
         """
-        pass_fds = () if keep_fd is None else (keep_fd,)
-        return subprocess.Popen(argv, close_fds=True, pass_fds=pass_fds,
+        return subprocess.Popen(argv, close_fds=True, pass_fds=tuple(keep_fds),
                                 start_new_session=new_session, **kwargs)

@@ -543,7 +543,13 @@ def _spawn_holder(socks, until):
     argv = [sys.executable, '-S', '-c', code, root, '%.3f' % until] + [str(fd) for fd in fds]
     # Through sh's "&": the holder is orphaned at once (adopted by init), so no
     # process of ours has a child to reap, however long it runs.
-    _compat.spawn_keeping_fds(['/bin/sh', '-c', '"$@" &', 'sh'] + argv, fds).wait()
+    devnull = open(os.devnull, 'r+b')
+    try:
+        _compat.popen_new_session(['/bin/sh', '-c', '"$@" &', 'sh'] + argv, fds,
+                                  stdin=devnull, stdout=devnull, stderr=devnull,
+                                  cwd='/').wait()
+    finally:
+        devnull.close()
 
 
 def hold_main(args):

@@ -566,7 +566,8 @@ class ServerProcess(object):
             out = open(self._log_path('stdout'), 'ab')
             err = open(self._log_path('stderr'), 'ab')
             self.process = _compat.popen_new_session(
-                command, keep_fd, new_session=self._platform.process_groups,
+                command, () if keep_fd is None else (keep_fd,),
+                new_session=self._platform.process_groups,
                 stdin=devnull, stdout=out, stderr=err, env=env, cwd=cwd)
         finally:
             for handle in (devnull, out, err):
