@@ -69,6 +69,9 @@ _CORRUPT_GRACE_SECONDS = 10.0
 _SUFFIX = '.lease'
 _LOCK_NAME = '.lock'
 _KINDS = ('process', 'detached')
+#: No system has larger process ids (pid_t is 32 bits); a larger one is corrupt,
+#: and os.kill() would raise OverflowError on it.
+_MAX_PID = 2 ** 31 - 1
 
 
 class LeaseStoreWarning(RuntimeWarning):
@@ -174,8 +177,10 @@ def kernel_names_work(platform):
     store = KernelStore(platform, 'probe')
     try:
         handle = store.acquire('%d-%016x' % (os.getpid(), random.getrandbits(64)), 0.0)
-    except _compat.OS_ERRORS:
-        return False
+    except _compat.OS_ERRORS as exc:
+        # No descriptor left says nothing about the system: don't give up the
+        # kernel store for the life of the process over it.
+        return platform.is_fd_exhausted(exc)
     if handle is None:
         return True  # a taken random name: the namespace exists
     store.release(handle)
@@ -227,9 +232,11 @@ class FileStore(object):
         return os.path.join(self.directory, name + _SUFFIX)
 
     def _content(self, expiry, detached):
-        return ('%d %s %.3f %016x %s\n' % (self._pid, self._marker, expiry,
-                                           random.getrandbits(64),
-                                           'detached' if detached else 'process'))
+        # repr(): the exact expiry; '%.3f' could round it down, ending the entry
+        # before the handle's lease.
+        return ('%d %s %r %016x %s\n' % (self._pid, self._marker, float(expiry),
+                                         random.getrandbits(64),
+                                         'detached' if detached else 'process'))
 
     def _remove_leftovers(self):
         """Remove temporary files older versions left behind when killed mid-write."""
@@ -360,7 +367,7 @@ def _parse_entry(content):
         pid, expiry = int(fields[0]), float(fields[2])
     except ValueError:
         return None
-    if pid <= 0 or math.isnan(expiry) or math.isinf(expiry):
+    if not 0 < pid <= _MAX_PID or math.isnan(expiry) or math.isinf(expiry):
         return None
     return pid, fields[1], expiry, fields[4]
 
@@ -509,14 +516,17 @@ class Keeper(object):
         self.store, self.handles, self.until = store, list(handles), until
 
     def hold(self):
-        if isinstance(self.store, KernelStore) and self.handles:
-            _spawn_holder([h.sock for h in self.handles], self.until)
-        elif isinstance(self.store, MemoryStore) and self.handles:
-            warn_once(('detached memory',),
-                      'testsupport: leases are kept in memory here, so the ports printed are '
-                      'not leased once this command exits: set TESTSUPPORT_PORT_REGISTRY to a '
-                      'directory only you can write')
-        self._close()
+        """Hand the leases on to outlive this process (OSError if the holder fails to start)."""
+        try:
+            if isinstance(self.store, KernelStore) and self.handles:
+                _spawn_holder([h.sock for h in self.handles], self.until)
+            elif isinstance(self.store, MemoryStore) and self.handles:
+                warn_once(('detached memory',),
+                          'testsupport: leases are kept in memory here, so the ports printed '
+                          'are not leased once this command exits: set '
+                          'TESTSUPPORT_PORT_REGISTRY to a directory only you can write')
+        finally:
+            self._close()
 
     def give_back(self):
         for handle in self.handles:
@@ -540,8 +550,15 @@ def _spawn_holder(socks, until):
     fds = [sock.fileno() for sock in socks]
     code = ('import sys; sys.path.insert(0, sys.argv[1]); '
             'from testsupport import _leases; _leases.hold_main(sys.argv[2:])')
-    argv = [sys.executable, '-S', '-c', code, root, '%.3f' % until] + [str(fd) for fd in fds]
-    _compat.spawn_keeping_fds(argv, fds)
+    # No -S: in a 2.7 virtualenv the standard library is only found through site.
+    argv = [sys.executable, '-c', code, root, repr(float(until))] + [str(fd) for fd in fds]
+    # The child forks the holder once it has the sockets, and exits: wait for
+    # it, so that no zombie and no "subprocess is still running"
+    # ResourceWarning is left here, and a holder that failed to start is known.
+    status = _compat.spawn_keeping_fds(argv, fds).wait()
+    if status != 0:
+        raise OSError('the lease holder process (%s) failed to start (exit status %s): the '
+                      'ports are not leased beyond this process' % (sys.executable, status))
 
 
 def hold_main(args):
@@ -549,7 +566,8 @@ def hold_main(args):
 
     A connection from a process of the same user (or root) asking ``release``
     closes the socket it reached; the holder exits when none is left or at the
-    expiry. Runs in its own session with stdio on /dev/null.
+    expiry. Runs in its own session with stdio on /dev/null, forked off the
+    process its spawner waits for (so it is nobody's zombie when it exits).
     """
     import select
     import time
@@ -565,6 +583,8 @@ def hold_main(args):
     for fd in socks:
         poller.register(fd, select.POLLIN)
     uid = platform_shim.user_id()
+    if os.fork() != 0:
+        os._exit(0)
     while socks:
         remaining = until - time.time()
         if remaining <= 0:
@@ -578,7 +598,11 @@ def hold_main(args):
 
 
 def _answer_release(sock, platform, uid):
-    """Serve one request on *sock*; True if it was a release from this user (or root)."""
+    """Serve one request on *sock*; True if it was a release from this user (or root).
+
+    A release closes *sock* before answering, so the name is free by the time
+    the requester hears "ok".
+    """
     try:
         conn, _addr = sock.accept()
     except _compat.OS_ERRORS:
@@ -588,7 +612,11 @@ def _answer_release(sock, platform, uid):
         peer = platform_shim.peer_uid(platform, conn)
         if peer not in (uid, 0) or not conn.recv(16).startswith(b'release'):
             return False
-        conn.sendall(b'ok\n')
+        sock.close()
+        try:
+            conn.sendall(b'ok\n')
+        except _compat.OS_ERRORS + _compat.TIMEOUT_ERRORS:
+            pass  # the requester left: released all the same
         return True
     except _compat.OS_ERRORS + _compat.TIMEOUT_ERRORS:
         return False

@@ -562,12 +562,18 @@ def read_small_file(path, limit):
 
 
 def create_file_exclusive(path, data):
-    """Create *path* (mode 0600) holding *data*; EEXIST if anything is there, links included."""
+    """Create *path* (mode 0600) holding *data*; EEXIST if anything is there, links included.
+
+    If writing fails (a full disk), the file is removed again and the error propagates.
+    """
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _SAFE_OPEN_FLAGS, 0o600)
     try:
         os.write(fd, data)
-    finally:
+    except BaseException:
         os.close(fd)
+        remove_quietly(path)
+        raise
+    os.close(fd)
 
 
 def rewrite_file(path, data):
