@@ -531,6 +531,7 @@ class FileStoreTest(unittest.TestCase):
             'nan': self.entry(expiry='nan'),
             'inf': self.entry(expiry='inf'),
             'e400': self.entry(expiry='1e400'),
+            'distant': self.entry(expiry=time.time() + 1e9, kind='detached'),
             'garbage': b'\x00\xff garbage \x80\n' * 3,
             'empty': b'',
         }
@@ -733,6 +734,14 @@ class OpenStoreTest(unittest.TestCase):
         self.assertIn('is a symbolic link', message)
         self.assertIn('OTHER PROCESSES MAY BE HANDED THE SAME PORTS', message)
         self.assertIn('set TESTSUPPORT_PORT_REGISTRY to a directory only you can write', message)
+
+    def test_relative_xdg_cache_home_is_ignored(self):
+        self.environ['XDG_CACHE_HOME'] = 'relative-cache'
+        self.assertEqual(self.fallback(), os.path.join(
+            self.home, '.cache', 'testsupport', 'ports-%s' % (platform_shim.host_name()
+                                                              or 'localhost')))
+        self.environ['HOME'] = 'relative-home'
+        self.assertIsNone(self.fallback())
 
     def test_private_registry_does_not_move(self):
         os.mkdir(self.default)

@@ -72,6 +72,9 @@ _KINDS = ('process', 'detached')
 #: No system has larger process ids (pid_t is 32 bits); a larger one is corrupt,
 #: and os.kill() would raise OverflowError on it.
 _MAX_PID = 2 ** 31 - 1
+#: No lease runs longer than a day (plus a block's extra lease time): an entry
+#: expiring further ahead than this is corrupt, not a lease that never ends.
+_MAX_AHEAD_SECONDS = 7 * 86400.0
 
 
 class LeaseStoreWarning(RuntimeWarning):
@@ -204,8 +207,8 @@ class FileStore(object):
     renewing or removing ours, happens under the exclusive lock on
     ``<directory>/.lock`` after reading it again. An entry that cannot be read
     or is not a small regular file is *held*: it takes only its own name out
-    of the candidates. Corrupt entries (bad numbers, pid <= 0, NaN or infinite
-    expiry) are stale once older than a grace time.
+    of the candidates. Corrupt entries (bad numbers, pid <= 0, NaN, infinite or
+    absurdly distant expiry) are stale once older than a grace time.
     """
 
     kind = 'files'
@@ -266,6 +269,8 @@ class FileStore(object):
         content = data.decode('ascii', 'replace')
         parsed = _parse_entry(content)
         now = self._clock()
+        if parsed is not None and parsed[2] - now > _MAX_AHEAD_SECONDS:
+            parsed = None
         if parsed is None:
             return ('stale' if now - mtime > _CORRUPT_GRACE_SECONDS else 'held'), content
         pid, marker, expiry, kind = parsed

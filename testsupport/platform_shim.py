@@ -606,11 +606,15 @@ def fallback_registry_dir(platform, environ, hostname):
     keyed by host name (home directories are often shared between machines):
     ``~/.cache/testsupport/ports-<host>`` (``$XDG_CACHE_HOME`` if set). None on
     Windows, whose default is already per-user, and where no home is known.
+    Relative paths are ignored (the XDG spec says so: they would depend on the
+    working directory).
     """
     if platform.name == 'windows':
         return None
-    cache = environ.get('XDG_CACHE_HOME') or (
-        os.path.join(environ['HOME'], '.cache') if environ.get('HOME') else None)
+    cache = environ.get('XDG_CACHE_HOME', '')
+    if not os.path.isabs(cache):
+        home = environ.get('HOME', '')
+        cache = os.path.join(home, '.cache') if os.path.isabs(home) else None
     if not cache:
         return None
     return os.path.join(cache, 'testsupport', 'ports-%s' % (hostname or 'localhost',))
