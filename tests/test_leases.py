@@ -23,7 +23,7 @@ import time
 import unittest
 import warnings
 
-from testsupport import _compat, _leases, platform_shim
+from testsupport import _leases, platform_shim
 
 from .helpers import fd_count
 
@@ -85,9 +85,9 @@ def _gone(pid):
         return True
 
 
-def _holders(namespace):
-    """Pids of the processes other than this one holding kernel names of *namespace*."""
-    prefix = '@' + _leases._KERNEL_PREFIX + namespace + '/'
+def _holders(store):
+    """Pids of the processes other than this one holding names of the KernelStore *store*."""
+    prefix = '@' + store.address('')[1:].decode('ascii')  # /proc/net/unix shows NUL as @
     inodes = set()
     with open('/proc/net/unix') as table:
         for line in table:
@@ -107,8 +107,8 @@ def _holders(namespace):
     return pids
 
 
-def _kill_holders(namespace):
-    for pid in _holders(namespace):
+def _kill_holders(store):
+    for pid in _holders(store):
         try:
             os.kill(pid, signal.SIGKILL)
         except OSError:
@@ -324,7 +324,7 @@ class KeeperTest(unittest.TestCase):
 
     def setUp(self):
         self.store = _leases.KernelStore(PLATFORM, _namespace())
-        self.addCleanup(_kill_holders, self.store.namespace)
+        self.addCleanup(_kill_holders, self.store)
 
     def hold(self, names, until):
         handles = [self.store.acquire(name, until, detached=True) for name in names]
@@ -337,7 +337,7 @@ class KeeperTest(unittest.TestCase):
     def test_holder_keeps_names_until_released(self):
         self.hold(['p1', 'p2'], time.time() + 600)
         # Our copies are closed: the holder alone keeps the names now.
-        holders = _holders(self.store.namespace)
+        holders = _holders(self.store)
         self.assertEqual(len(holders), 1, holders)
         self.assertTrue(self.store.held('p1'))
         self.assertTrue(self.store.held('p2'))
@@ -352,7 +352,7 @@ class KeeperTest(unittest.TestCase):
 
     def test_holder_exits_at_until(self):
         self.hold(['p3'], time.time() + 1.0)
-        (pid,) = _holders(self.store.namespace)
+        (pid,) = _holders(self.store)
         self.assertTrue(self.store.held('p3'))
         _wait_until(lambda: not self.store.held('p3'), 'free at the expiry')
         _wait_until(lambda: _gone(pid), 'exited at the expiry')
@@ -366,7 +366,7 @@ class KeeperTest(unittest.TestCase):
             import gc
             gc.collect()
         self.assertEqual([str(w.message) for w in caught], [])
-        (pid,) = _holders(self.store.namespace)
+        (pid,) = _holders(self.store)
         with open('/proc/%d/stat' % pid) as f:
             ppid = int(f.read().rsplit(')', 1)[1].split()[1])
         self.assertNotEqual(ppid, os.getpid())
