@@ -239,7 +239,7 @@ class WindowsRegistryTest(unittest.TestCase):
                                   alive=lambda pid, marker: alive[pid],
                                   start_marker=None, lock_module=msvcrt)
         handle = owner.acquire('b700', 2000.0)
-        self.assertTrue(handle.token.startswith('4242 - 2000.000 '))
+        self.assertTrue(handle.token.startswith('4242 - 2000.0 '))
         alive[4242] = True
         self.assertIsNone(other.acquire('b700', 2000.0))
         alive[4242], alive[4343] = False, True

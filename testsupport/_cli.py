@@ -161,7 +161,10 @@ def _print_ports(args, out):
         _write_err('%s port: error: cannot write the ports (%s); nothing stays leased\n'
                    % (_PROG, exc))
         return 1
-    keeper.hold()
+    try:
+        keeper.hold()
+    except (IOError, OSError) as exc:
+        return _error('port', exc)
     return 0
 
 

@@ -69,6 +69,12 @@ _CORRUPT_GRACE_SECONDS = 10.0
 _SUFFIX = '.lease'
 _LOCK_NAME = '.lock'
 _KINDS = ('process', 'detached')
+#: No system has larger process ids (pid_t is 32 bits); a larger one is corrupt,
+#: and os.kill() would raise OverflowError on it.
+_MAX_PID = 2 ** 31 - 1
+#: No lease runs longer than a day (plus a block's extra lease time): an entry
+#: expiring further ahead than this is corrupt, not a lease that never ends.
+_MAX_AHEAD_SECONDS = 7 * 86400.0
 
 
 class LeaseStoreWarning(RuntimeWarning):
@@ -174,8 +180,10 @@ def kernel_names_work(platform):
     store = KernelStore(platform, 'probe')
     try:
         handle = store.acquire('%d-%016x' % (os.getpid(), random.getrandbits(64)), 0.0)
-    except _compat.OS_ERRORS:
-        return False
+    except _compat.OS_ERRORS as exc:
+        # No descriptor left says nothing about the system: don't give up the
+        # kernel store for the life of the process over it.
+        return platform.is_fd_exhausted(exc)
     if handle is None:
         return True  # a taken random name: the namespace exists
     store.release(handle)
@@ -199,8 +207,8 @@ class FileStore(object):
     renewing or removing ours, happens under the exclusive lock on
     ``<directory>/.lock`` after reading it again. An entry that cannot be read
     or is not a small regular file is *held*: it takes only its own name out
-    of the candidates. Corrupt entries (bad numbers, pid <= 0, NaN or infinite
-    expiry) are stale once older than a grace time.
+    of the candidates. Corrupt entries (bad numbers, pid <= 0, NaN, infinite or
+    absurdly distant expiry) are stale once older than a grace time.
     """
 
     kind = 'files'
@@ -227,9 +235,11 @@ class FileStore(object):
         return os.path.join(self.directory, name + _SUFFIX)
 
     def _content(self, expiry, detached):
-        return ('%d %s %.3f %016x %s\n' % (self._pid, self._marker, expiry,
-                                           random.getrandbits(64),
-                                           'detached' if detached else 'process'))
+        # repr(): the exact expiry; '%.3f' could round it down, ending the entry
+        # before the handle's lease.
+        return ('%d %s %r %016x %s\n' % (self._pid, self._marker, float(expiry),
+                                         random.getrandbits(64),
+                                         'detached' if detached else 'process'))
 
     def _remove_leftovers(self):
         """Remove temporary files older versions left behind when killed mid-write."""
@@ -259,6 +269,8 @@ class FileStore(object):
         content = data.decode('ascii', 'replace')
         parsed = _parse_entry(content)
         now = self._clock()
+        if parsed is not None and parsed[2] - now > _MAX_AHEAD_SECONDS:
+            parsed = None
         if parsed is None:
             return ('stale' if now - mtime > _CORRUPT_GRACE_SECONDS else 'held'), content
         pid, marker, expiry, kind = parsed
@@ -360,7 +372,7 @@ def _parse_entry(content):
         pid, expiry = int(fields[0]), float(fields[2])
     except ValueError:
         return None
-    if pid <= 0 or math.isnan(expiry) or math.isinf(expiry):
+    if not 0 < pid <= _MAX_PID or math.isnan(expiry) or math.isinf(expiry):
         return None
     return pid, fields[1], expiry, fields[4]
 
@@ -509,14 +521,17 @@ class Keeper(object):
         self.store, self.handles, self.until = store, list(handles), until
 
     def hold(self):
-        if isinstance(self.store, KernelStore) and self.handles:
-            _spawn_holder([h.sock for h in self.handles], self.until)
-        elif isinstance(self.store, MemoryStore) and self.handles:
-            warn_once(('detached memory',),
-                      'testsupport: leases are kept in memory here, so the ports printed are '
-                      'not leased once this command exits: set TESTSUPPORT_PORT_REGISTRY to a '
-                      'directory only you can write')
-        self._close()
+        """Hand the leases on to outlive this process (OSError if the holder fails to start)."""
+        try:
+            if isinstance(self.store, KernelStore) and self.handles:
+                _spawn_holder([h.sock for h in self.handles], self.until)
+            elif isinstance(self.store, MemoryStore) and self.handles:
+                warn_once(('detached memory',),
+                          'testsupport: leases are kept in memory here, so the ports printed '
+                          'are not leased once this command exits: set '
+                          'TESTSUPPORT_PORT_REGISTRY to a directory only you can write')
+        finally:
+            self._close()
 
     def give_back(self):
         for handle in self.handles:
@@ -540,16 +555,20 @@ def _spawn_holder(socks, until):
     fds = [sock.fileno() for sock in socks]
     code = ('import sys; sys.path.insert(0, sys.argv[1]); '
             'from testsupport import _leases; _leases.hold_main(sys.argv[2:])')
-    argv = [sys.executable, '-S', '-c', code, root, '%.3f' % until] + [str(fd) for fd in fds]
-    # Through sh's "&": the holder is orphaned at once (adopted by init), so no
-    # process of ours has a child to reap, however long it runs.
+    # No -S: in a 2.7 virtualenv the standard library is only found through site.
+    argv = [sys.executable, '-c', code, root, repr(float(until))] + [str(fd) for fd in fds]
+    # The child forks the holder once it has the sockets, and exits: wait for
+    # it, so that no zombie and no "subprocess is still running"
+    # ResourceWarning is left here, and a holder that failed to start is known.
     devnull = open(os.devnull, 'r+b')
     try:
-        _compat.popen_new_session(['/bin/sh', '-c', '"$@" &', 'sh'] + argv, fds,
-                                  stdin=devnull, stdout=devnull, stderr=devnull,
-                                  cwd='/').wait()
+        status = _compat.popen_new_session(argv, fds, stdin=devnull, stdout=devnull,
+                                           stderr=devnull, cwd='/').wait()
     finally:
         devnull.close()
+    if status != 0:
+        raise OSError('the lease holder process (%s) failed to start (exit status %s): the '
+                      'ports are not leased beyond this process' % (sys.executable, status))
 
 
 def hold_main(args):
@@ -557,7 +576,8 @@ def hold_main(args):
 
     A connection from a process of the same user (or root) asking ``release``
     closes the socket it reached; the holder exits when none is left or at the
-    expiry. Runs in its own session with stdio on /dev/null.
+    expiry. Runs in its own session with stdio on /dev/null, forked off the
+    process its spawner waits for (so it is nobody's zombie when it exits).
     """
     import select
     import time
@@ -573,42 +593,43 @@ def hold_main(args):
     for fd in socks:
         poller.register(fd, select.POLLIN)
     uid = platform_shim.user_id()
+    if os.fork() != 0:
+        os._exit(0)
     while socks:
         remaining = until - time.time()
         if remaining <= 0:
             break
         for fd, _event in poller.poll(min(remaining, 3600.0) * 1000.0):
             sock = socks.get(fd)
-            conn = sock is not None and _release_request(sock, platform, uid)
-            if conn:
+            if sock is not None and _answer_release(sock, platform, uid):
                 poller.unregister(fd)
                 del socks[fd]
-                sock.close()  # the name is free before the requester hears so
-                _reply(conn, b'ok\n')
+                sock.close()
 
 
-def _release_request(sock, platform, uid):
-    """Accept one request on *sock*: the connection if it asks ``release`` from this user."""
+def _answer_release(sock, platform, uid):
+    """Serve one request on *sock*; True if it was a release from this user (or root).
+
+    A release closes *sock* before answering, so the name is free by the time
+    the requester hears "ok".
+    """
     try:
         conn, _addr = sock.accept()
     except _compat.OS_ERRORS:
-        return None
+        return False
     try:
         conn.settimeout(1.0)
         peer = platform_shim.peer_uid(platform, conn)
-        if peer in (uid, 0) and conn.recv(16).startswith(b'release'):
-            return conn
+        if peer not in (uid, 0) or not conn.recv(16).startswith(b'release'):
+            return False
+        sock.close()
+        try:
+            conn.sendall(b'ok\n')
+        except _compat.OS_ERRORS + _compat.TIMEOUT_ERRORS:
+            pass  # the requester left: released all the same
+        return True
     except _compat.OS_ERRORS + _compat.TIMEOUT_ERRORS:
-        pass
-    conn.close()
-    return None
-
-
-def _reply(conn, data):
-    try:
-        conn.sendall(data)
-    except _compat.OS_ERRORS + _compat.TIMEOUT_ERRORS:
-        pass
+        return False
     finally:
         conn.close()
 

@@ -578,12 +578,18 @@ def read_small_file(path, limit):
 
 
 def create_file_exclusive(path, data):
-    """Create *path* (mode 0600) holding *data*; EEXIST if anything is there, links included."""
+    """Create *path* (mode 0600) holding *data*; EEXIST if anything is there, links included.
+
+    If writing fails (a full disk), the file is removed again and the error propagates.
+    """
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _SAFE_OPEN_FLAGS, 0o600)
     try:
         os.write(fd, data)
-    finally:
+    except BaseException:
         os.close(fd)
+        remove_quietly(path)
+        raise
+    os.close(fd)
 
 
 def rewrite_file(path, data):
@@ -616,11 +622,15 @@ def fallback_registry_dir(platform, environ, hostname):
     keyed by host name (home directories are often shared between machines):
     ``~/.cache/testsupport/ports-<host>`` (``$XDG_CACHE_HOME`` if set). None on
     Windows, whose default is already per-user, and where no home is known.
+    Relative paths are ignored (the XDG spec says so: they would depend on the
+    working directory).
     """
     if platform.name == 'windows':
         return None
-    cache = environ.get('XDG_CACHE_HOME') or (
-        os.path.join(environ['HOME'], '.cache') if environ.get('HOME') else None)
+    cache = environ.get('XDG_CACHE_HOME', '')
+    if not os.path.isabs(cache):
+        home = environ.get('HOME', '')
+        cache = os.path.join(home, '.cache') if os.path.isabs(home) else None
     if not cache:
         return None
     return os.path.join(cache, 'testsupport', 'ports-%s' % (hostname or 'localhost',))
