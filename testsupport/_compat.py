@@ -45,9 +45,6 @@ def at_fork_in_child(func):
         register(after_in_child=func)
 
 
-#: Highest descriptor a 2.7 child closes before exec (os.closerange's bound).
-_MAX_FD = 65536
-
 URLError = _urllib_error.URLError
 HTTPError = _urllib_error.HTTPError
 
@@ -77,17 +74,15 @@ if PY2:
         """``subprocess.Popen(argv, **kwargs)`` in a new session, *keep_fds* left open.
 
         2.7 has neither ``pass_fds`` nor ``start_new_session``: with *keep_fds*
-        a ``preexec_fn`` closes every other descriptor above 2, clears
-        FD_CLOEXEC on the kept ones and calls ``setsid()``. *new_session*
-        False (Windows) starts the child as it is.
+        the child inherits every descriptor (``close_fds=False``; it must close
+        the others itself, as testsupport's LISTEN_FDS wrapper and lease holder
+        do), and a ``preexec_fn`` clears FD_CLOEXEC on the kept ones and calls
+        ``setsid()``. *new_session* False (Windows) starts the child as it is.
         """
-        keep = sorted(keep_fds)
+        keep = list(keep_fds)
 
         def preexec():
             import fcntl
-            bounds = [2] + keep + [_MAX_FD]
-            for low, high in zip(bounds, bounds[1:]):
-                os.closerange(low + 1, high)
             for fd in keep:
                 flags = fcntl.fcntl(fd, fcntl.F_GETFD)
                 fcntl.fcntl(fd, fcntl.F_SETFD, flags & ~fcntl.FD_CLOEXEC)

@@ -553,8 +553,19 @@ def _spawn_holder(socks, until):
     import sys
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     fds = [sock.fileno() for sock in socks]
-    code = ('import sys; sys.path.insert(0, sys.argv[1]); '
-            'from testsupport import _leases; _leases.hold_main(sys.argv[2:])')
+    # The holder first closes what it inherited beyond the sockets (2.7 cannot
+    # pass just those), then runs hold_main.
+    code = ('import os, sys\n'
+            'keep = set(int(a) for a in sys.argv[3:])\n'
+            'for name in os.listdir("/proc/self/fd"):\n'
+            '    if int(name) > 2 and int(name) not in keep:\n'
+            '        try:\n'
+            '            os.close(int(name))\n'
+            '        except OSError:\n'
+            '            pass\n'
+            'sys.path.insert(0, sys.argv[1])\n'
+            'from testsupport import _leases\n'
+            '_leases.hold_main(sys.argv[2:])\n')
     # No -S: in a 2.7 virtualenv the standard library is only found through site.
     argv = [sys.executable, '-c', code, root, repr(float(until))] + [str(fd) for fd in fds]
     # The child forks the holder once it has the sockets, and exits: wait for
