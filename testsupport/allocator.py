@@ -216,13 +216,14 @@ def _config(environ, platform):
 def describe(environ=None):
     """The allocator settings in force, as ``[(key, value)]`` for ``info``.
 
-    A bad ``TESTSUPPORT_PORT_*`` variable is reported as the ValueError's text.
+    A bad ``TESTSUPPORT_PORT_*`` variable is reported as the ValueError's text,
+    and so is a warning about the settings when warnings are errors (``-W error``).
     """
     environ = os.environ if environ is None else environ
     try:
         strategy = _strategy(environ)
         allocator = _current(environ)
-    except ValueError as exc:
+    except (ValueError, Warning) as exc:
         return [('port_config_error', str(exc))]
     port_range = allocator.port_range
     return [('port_strategy', strategy),
