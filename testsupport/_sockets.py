@@ -68,7 +68,7 @@ def family_name(family, platform):
     """``'AF_INET'``, ``'AF_INET6'``, ``'AF_UNIX'`` or ``'family N'``."""
     if platform.af_unix is not None and family == platform.af_unix:
         return 'AF_UNIX'
-    return _FAMILY_NAMES.get(family, 'family %s' % (family,))
+    return _FAMILY_NAMES.get(family, 'family %d' % family)
 
 
 def format_address(host, port):
@@ -151,7 +151,7 @@ def check_port_family(caller, family, platform, socktype=_ANY_TYPE):
         raise ValueError('%s(): %s has no ports; use socket.AF_INET or socket.AF_INET6%s'
                          % (caller, family_name(family, platform), hint))
     if socktype is not _ANY_TYPE and socktype not in _TYPE_NAMES:
-        raise ValueError('%s(): socket type %r has no ports; use socket.SOCK_STREAM (TCP) '
+        raise ValueError('%s(): socket type %d has no ports; use socket.SOCK_STREAM (TCP) '
                          'or socket.SOCK_DGRAM (UDP)' % (caller, socktype))
 
 
@@ -241,7 +241,7 @@ def bind_port(sock, host, caller, platform):
     check_port_family(caller, sock.family, platform)
     socktype = platform.socket_type(sock)
     if socktype not in _TYPE_NAMES:
-        raise ValueError('%s(): socket type %r has no ports; use a SOCK_STREAM (TCP) or '
+        raise ValueError('%s(): socket type %d has no ports; use a SOCK_STREAM (TCP) or '
                          'SOCK_DGRAM (UDP) socket' % (caller, socktype))
     host = loopback(sock.family, host)
     if socktype == socket.SOCK_STREAM:

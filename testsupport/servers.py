@@ -2,8 +2,8 @@
 
 Plain functions with no knowledge of test cases. Each returns what the caller
 must later close or stop (a socket, a directory, a :class:`ServerThread`), and
-cleans up after itself when it fails half-way. Ports come from
-:func:`testsupport.socket_helper.bind_port`; nothing here binds in a loop.
+cleans up after itself when it fails half-way. Ports come from the one
+``bind_port`` under :func:`testsupport.socket_helper.bind_port`; nothing here binds in a loop.
 
 .. versionadded:: 0.1.0
 """
@@ -69,10 +69,12 @@ def _check_timeout(caller, timeout):
     return _sockets.check_timeout(caller, timeout, support.SHORT_TIMEOUT)
 
 
-def _bound_socket(family, socktype, host):
+def _bound_socket(family, socktype, host, caller):
+    platform = platform_shim.current()
+    _sockets.check_port_family(caller, family, platform)
     sock = socket.socket(family, socktype)
     try:
-        socket_helper.bind_port(sock, _sockets.loopback(family, host))
+        _sockets.bind_port(sock, host, caller, platform)
     except BaseException:
         sock.close()
         raise
@@ -87,7 +89,7 @@ def make_listener(family=socket.AF_INET, host=None, backlog=5):
     off, TestFailed from ``bind_port``) propagates after the socket is closed.
     """
     _sockets.check_int('make_listener', 'backlog', backlog, '5')
-    sock = _bound_socket(family, socket.SOCK_STREAM, host)
+    sock = _bound_socket(family, socket.SOCK_STREAM, host, 'make_listener')
     try:
         sock.listen(backlog)
     except BaseException:
@@ -102,7 +104,7 @@ def make_udp_socket(family=socket.AF_INET, host=None):
     *host* as for :func:`make_listener`. The caller closes the socket; on error
     it is closed here and the error propagates.
     """
-    return _bound_socket(family, socket.SOCK_DGRAM, host)
+    return _bound_socket(family, socket.SOCK_DGRAM, host, 'make_udp_socket')
 
 
 def make_unix_socket_dir():
