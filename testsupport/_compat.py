@@ -12,8 +12,6 @@ import time
 PY2 = sys.version_info[0] == 2
 
 if PY2:
-    import urllib2 as _urllib_error
-
     string_types = (str, unicode)  # noqa: F821
     integer_types = (int, long)  # noqa: F821
     #: Errors an OS call raises; socket.error is an IOError on 2.7, not an OSError.
@@ -26,8 +24,6 @@ if PY2:
     #: Base of the "waited too long" errors: TimeoutError where it exists.
     TimeoutErrorBase = OSError
 else:
-    import urllib.error as _urllib_error
-
     string_types = (str,)
     integer_types = (int,)
     OS_ERRORS = (OSError,)
@@ -76,8 +72,13 @@ def spawn_keeping_fds(argv, fds):
         devnull.close()
 
 
-URLError = _urllib_error.URLError
-HTTPError = _urllib_error.HTTPError
+def url_error_classes():
+    """``(URLError, HTTPError)``, imported on first use: urllib loads ssl, http and more."""
+    if PY2:
+        import urllib2 as module
+    else:
+        import urllib.error as module
+    return module.URLError, module.HTTPError
 
 
 def exception_chain(exc):

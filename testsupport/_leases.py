@@ -33,10 +33,8 @@ block; takeovers happen under a lock file.
 """
 from __future__ import absolute_import, division, print_function
 
-import hashlib
 import math
 import os
-import random
 import socket
 import warnings
 
@@ -173,6 +171,7 @@ def kernel_names_work(platform):
         return False
     store = KernelStore(platform, 'probe')
     try:
+        import random
         handle = store.acquire('%d-%016x' % (os.getpid(), random.getrandbits(64)), 0.0)
     except _compat.OS_ERRORS:
         return False
@@ -227,6 +226,7 @@ class FileStore(object):
         return os.path.join(self.directory, name + _SUFFIX)
 
     def _content(self, expiry, detached):
+        import random
         return ('%d %s %.3f %016x %s\n' % (self._pid, self._marker, expiry,
                                            random.getrandbits(64),
                                            'detached' if detached else 'process'))
@@ -427,6 +427,7 @@ def namespace_of(directory):
     """The kernel-name namespace a private registry directory stands for ('' = the shared one)."""
     if not directory:
         return ''
+    import hashlib
     return hashlib.sha1(os.path.abspath(directory).encode('utf-8')).hexdigest()[:16]
 
 

@@ -16,7 +16,6 @@ from __future__ import absolute_import, division, print_function
 
 import math
 import os
-import random
 import socket
 
 from . import _compat, platform_shim, support
@@ -328,6 +327,7 @@ def _sweep_once(platform, base):
 
 def random_name():
     """12 random hex digits, for unpredictable file names."""
+    import random
     return '%012x' % random.getrandbits(48)
 
 

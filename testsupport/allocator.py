@@ -59,7 +59,6 @@ import collections
 import contextlib
 import math
 import os
-import random
 import socket
 import threading
 import time
@@ -393,6 +392,7 @@ class _Allocator(object):
         """Every block of the range once, from a random start (no scan from the front)."""
         first, last = self._first_block, self._last_block
         count = last - first + 1
+        import random
         start = random.randrange(count)
         for offset in range(count):
             index = first + (start + offset) % count
@@ -442,6 +442,7 @@ class _Allocator(object):
     def _range_candidates(self):
         low, high = self.port_range
         ports = list(range(low, high + 1))
+        import random
         random.shuffle(ports)
         return ports
 

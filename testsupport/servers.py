@@ -9,7 +9,6 @@ cleans up after itself when it fails half-way. Ports come from the one
 """
 from __future__ import absolute_import, division, print_function
 
-import importlib
 import os
 import socket
 import threading
@@ -141,6 +140,7 @@ class ServerThread(object):
     """
 
     def __init__(self, server, poll_interval=DEFAULT_POLL_INTERVAL):
+        import importlib
         socketserver = importlib.import_module(_compat.socketserver_name)
         if not isinstance(server, socketserver.BaseServer):
             raise TypeError('start_server_thread() expects a %s.BaseServer (TCPServer, '

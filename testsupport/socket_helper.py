@@ -210,9 +210,10 @@ def transient_internet(resource_name, timeout=_NOT_SET, errnos=()):
             return True
         if isinstance(err, socket.gaierror):
             return number in gai_errnos
-        if isinstance(err, _compat.HTTPError):
+        url_error, http_error = _compat.url_error_classes()
+        if isinstance(err, http_error):
             return 500 <= err.code <= 599
-        if isinstance(err, _compat.URLError) and isinstance(err.reason, _compat.string_types):
+        if isinstance(err, url_error) and isinstance(err.reason, _compat.string_types):
             return any(name in err.reason for name in
                        ('ConnectionRefusedError', 'TimeoutError', 'EOFError'))
         if type(err).__name__ == 'NNTPTemporaryError':
