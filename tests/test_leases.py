@@ -23,7 +23,7 @@ import time
 import unittest
 import warnings
 
-from testsupport import _leases, platform_shim
+from testsupport import _leases, allocator, platform_shim
 
 from .helpers import fd_count
 
@@ -670,7 +670,7 @@ class OpenStoreTest(unittest.TestCase):
             store = _leases.open_store(self.environ, PLATFORM, directory or self.default,
                                        private, time.time, os.getpid(),
                                        platform_shim.user_id(), self.parent)
-        return store, [w for w in caught if issubclass(w.category, _leases.LeaseStoreWarning)]
+        return store, [w for w in caught if issubclass(w.category, allocator.PortRegistryWarning)]
 
     def fallback(self):
         return platform_shim.fallback_registry_dir(PLATFORM, self.environ,

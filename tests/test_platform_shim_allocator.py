@@ -14,7 +14,7 @@ import sys
 import tempfile
 import unittest
 
-from testsupport import _leases, allocator, platform_shim
+from testsupport import _leases, platform_shim
 
 
 class FakeMsvcrt(object):

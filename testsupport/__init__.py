@@ -10,6 +10,18 @@ from :mod:`testsupport.mixin`, the waits from :mod:`testsupport.servers`.
 """
 from __future__ import absolute_import, division, print_function
 
+# A light import: ``import testsupport`` loads no module that ``import unittest,
+# socket`` has not loaded already, except these (tests/test_import.py reads this
+# list and checks it on every interpreter):
+#   __future__   -- the first line of every module (2.7 compatibility)
+#   atexit       -- leases and socket directories are given back at exit
+#   threading    -- the allocator's lock, created at import; server threads
+#   contextlib   -- reserved_port() and transient_internet() are context managers
+#   math         -- isnan()/isinf() checks of timeouts and lease times
+# Everything heavier (subprocess, tempfile, shutil, random, hashlib, urllib,
+# socketserver, ctypes, select, struct, argparse, json) is imported by the
+# function that needs it, on first use.
+
 from .allocator import (
     NoFreePortError,
     PortRegistryWarning,

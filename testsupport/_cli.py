@@ -52,7 +52,7 @@ def _free_port():
     """A leased free TCP port, or the error text when none can be had."""
     try:
         return socket_helper.find_unused_port()
-    except (ValueError, socket.error) as exc:
+    except (ValueError, socket.error, Warning) as exc:  # Warning: under -W error
         return 'error: %s' % (exc,)
 
 
@@ -94,7 +94,8 @@ def _parser():
                       help='how long the ports stay leased (default: TESTSUPPORT_PORT_LEASE, '
                            'else 60)')
     release = commands.add_parser('release', help='end the leases of ports printed by "port"')
-    release.add_argument('ports', type=_port_number, nargs='+', metavar='PORT')
+    # nargs='*' and a check of our own: 2.7's argparse says only "too few arguments".
+    release.add_argument('ports', type=_port_number, nargs='*', metavar='PORT')
     return parser
 
 
@@ -150,7 +151,7 @@ def _print_ports(args, out):
     socktype = socket.SOCK_DGRAM if args.udp else socket.SOCK_STREAM
     try:
         ports, keeper = allocator.lease_detached_ports(args.n, family, socktype, args.lease)
-    except (ValueError, socket.error) as exc:
+    except (ValueError, socket.error, Warning) as exc:  # Warning: under -W error
         return _error('port', exc)
     try:
         out.write(''.join('%d\n' % port for port in ports))
@@ -183,9 +184,13 @@ def _silence_stdout(out):
 
 def _release_ports(args, out):
     """The ``release`` command: end the detached leases of the ports given."""
+    if not args.ports:
+        _write_err('%s release: error: name the ports to release, as "port" printed them, '
+                   'e.g. %s release 20001 20002\n' % (_PROG, _PROG))
+        return 2
     try:
         left = allocator.release_detached_ports(args.ports)
-    except (ValueError, socket.error) as exc:
+    except (ValueError, socket.error, Warning) as exc:  # Warning: under -W error
         return _error('release', exc)
     if left:
         _write_err('%s release: error: not leased by the port command for this user: %s\n'
@@ -199,9 +204,12 @@ def main(argv=None, stdout=None):
     out = stdout or sys.stdout
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = _parser()
-    if not argv:  # checked here: 2.7's argparse would only say "too few arguments"
+    # Checked here: 2.7's argparse would only say "too few arguments".
+    if not argv or (argv[0].startswith('-') and argv[0] not in ('-h', '--help')):
         parser.print_usage(sys.stderr)
-        _write_err('%s: error: name a command: "info", "port" or "release"\n' % _PROG)
+        later = (' (options go after it, e.g. "info --json"; got %r)' % argv[0]) if argv else ''
+        _write_err('%s: error: name a command: "info", "port" or "release"%s\n'
+                   % (_PROG, later))
         return 2
     try:
         args = parser.parse_args(argv)

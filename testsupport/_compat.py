@@ -6,15 +6,12 @@ from __future__ import absolute_import, division, print_function
 
 import os
 import socket
-import subprocess
 import sys
 import time
 
 PY2 = sys.version_info[0] == 2
 
 if PY2:
-    import urllib2 as _urllib_error
-
     string_types = (str, unicode)  # noqa: F821
     integer_types = (int, long)  # noqa: F821
     #: Errors an OS call raises; socket.error is an IOError on 2.7, not an OSError.
@@ -27,8 +24,6 @@ if PY2:
     #: Base of the "waited too long" errors: TimeoutError where it exists.
     TimeoutErrorBase = OSError
 else:
-    import urllib.error as _urllib_error
-
     string_types = (str,)
     integer_types = (int,)
     OS_ERRORS = (OSError,)
@@ -45,8 +40,13 @@ def at_fork_in_child(func):
         register(after_in_child=func)
 
 
-URLError = _urllib_error.URLError
-HTTPError = _urllib_error.HTTPError
+def url_error_classes():
+    """``(URLError, HTTPError)``, imported on first use: urllib loads ssl, http and more."""
+    if PY2:
+        import urllib2 as module
+    else:
+        import urllib.error as module
+    return module.URLError, module.HTTPError
 
 
 def exception_chain(exc):
@@ -79,6 +79,7 @@ if PY2:
         do), and a ``preexec_fn`` clears FD_CLOEXEC on the kept ones and calls
         ``setsid()``. *new_session* False (Windows) starts the child as it is.
         """
+        import subprocess
         keep = list(keep_fds)
 
         def preexec():
@@ -100,5 +101,6 @@ else:
         same numbers), every other descriptor is closed; ``start_new_session``
         makes the child lead a new session and process group.
         """
+        import subprocess
         return subprocess.Popen(argv, close_fds=True, pass_fds=tuple(keep_fds),
                                 start_new_session=new_session, **kwargs)

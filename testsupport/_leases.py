@@ -33,10 +33,8 @@ block; takeovers happen under a lock file.
 """
 from __future__ import absolute_import, division, print_function
 
-import hashlib
 import math
 import os
-import random
 import socket
 import warnings
 
@@ -47,7 +45,7 @@ __all__ = [
     'FileStore',
     'Keeper',
     'KernelStore',
-    'LeaseStoreWarning',
+    'PortRegistryWarning',
     'MemoryStore',
     'hold_main',
     'kernel_names_work',
@@ -77,14 +75,18 @@ _MAX_PID = 2 ** 31 - 1
 _MAX_AHEAD_SECONDS = 7 * 86400.0
 
 
-class LeaseStoreWarning(RuntimeWarning):
-    """The preferred lease store cannot be used; another one is (issued once per problem)."""
+class PortRegistryWarning(RuntimeWarning):
+    """Leases are weaker than usual here (a store fell back, or ports are reused).
+
+    Issued once per process and problem; the text says what is lost and how
+    to fix it. Public as ``testsupport.allocator.PortRegistryWarning``.
+    """
 
 
 _warned = set()
 
 
-def warn_once(key, message, category=LeaseStoreWarning, stacklevel=5):
+def warn_once(key, message, category=PortRegistryWarning, stacklevel=5):
     """Issue *message* once per *key* in this process."""
     if key not in _warned:
         _warned.add(key)
@@ -179,6 +181,7 @@ def kernel_names_work(platform):
         return False
     store = KernelStore(platform, 'probe')
     try:
+        import random
         handle = store.acquire('%d-%016x' % (os.getpid(), random.getrandbits(64)), 0.0)
     except _compat.OS_ERRORS as exc:
         # No descriptor left says nothing about the system: don't give up the
@@ -235,6 +238,7 @@ class FileStore(object):
         return os.path.join(self.directory, name + _SUFFIX)
 
     def _content(self, expiry, detached):
+        import random
         # repr(): the exact expiry; '%.3f' could round it down, ending the entry
         # before the handle's lease.
         return ('%d %s %r %016x %s\n' % (self._pid, self._marker, float(expiry),
@@ -439,6 +443,7 @@ def namespace_of(directory):
     """The kernel-name namespace a private registry directory stands for ('' = the shared one)."""
     if not directory:
         return ''
+    import hashlib
     return hashlib.sha1(os.path.abspath(directory).encode('utf-8')).hexdigest()[:16]
 
 

@@ -16,7 +16,6 @@ from __future__ import absolute_import, division, print_function
 
 import math
 import os
-import random
 import socket
 
 from . import _compat, platform_shim, support
@@ -68,7 +67,7 @@ def family_name(family, platform):
     """``'AF_INET'``, ``'AF_INET6'``, ``'AF_UNIX'`` or ``'family N'``."""
     if platform.af_unix is not None and family == platform.af_unix:
         return 'AF_UNIX'
-    return _FAMILY_NAMES.get(family, 'family %s' % (family,))
+    return _FAMILY_NAMES.get(family, 'family %d' % family)
 
 
 def format_address(host, port):
@@ -78,7 +77,8 @@ def format_address(host, port):
     return '%s:%s' % (host, port)
 
 
-def _host_hint(host, family):
+def _family_hint(host, family):
+    """The fix when *host* is an address literal of the other family than *family*, else None."""
     text = host if isinstance(host, _compat.string_types) else ''
     if family == socket.AF_INET and ':' in text:
         return ('%r is an IPv6 address and the socket is AF_INET: create the socket with '
@@ -87,7 +87,12 @@ def _host_hint(host, family):
     if family == socket.AF_INET6 and len(parts) == 4 and all(p.isdigit() for p in parts):
         return ('%r is an IPv4 address and the socket is AF_INET6: create the socket with '
                 'socket.AF_INET, or pass an IPv6 host such as HOSTv6 (%r)' % (host, HOSTv6))
-    return 'pass an IP address such as HOST (%r) or HOSTv6 (%r)' % (HOST, HOSTv6)
+    return None
+
+
+def _host_hint(host, family):
+    return (_family_hint(host, family) or
+            'pass an IP address such as HOST (%r) or HOSTv6 (%r)' % (HOST, HOSTv6))
 
 
 # -- argument checks ---------------------------------------------------------
@@ -110,32 +115,42 @@ def check_port(caller, port):
                          % (caller, port))
 
 
-def check_timeout(caller, timeout, default):
-    """*timeout* as a finite number of seconds >= 0 (None: *default*); else TypeError/ValueError."""
+def check_timeout(caller, timeout, default, what='timeout'):
+    """*timeout* as a finite number of seconds >= 0 (None: *default*); else TypeError/ValueError.
+
+    *what* names the argument in the messages.
+    """
     if timeout is None:
         return default
     if isinstance(timeout, bool) or not isinstance(timeout, _compat.integer_types + (float,)):
-        raise TypeError('%s(): timeout must be a number of seconds or None, got %s %r'
-                        % (caller, type(timeout).__name__, timeout))
+        raise TypeError('%s(): %s must be a number of seconds or None, got %s %r'
+                        % (caller, what, type(timeout).__name__, timeout))
     if math.isnan(timeout) or math.isinf(timeout) or timeout < 0:
-        raise ValueError('%s(): timeout must be a finite number of seconds >= 0, got %r; '
-                         'pass e.g. 5.0, or None for the default (%s s)'
-                         % (caller, timeout, default))
+        if default is None:
+            fix = 'or None to leave it unchanged'
+        else:
+            fix = 'or None for the default (%s s)' % (default,)
+        raise ValueError('%s(): %s must be a finite number of seconds >= 0, got %r; '
+                         'pass e.g. 5.0, %s' % (caller, what, timeout, fix))
     return timeout
 
 
-def check_port_family(caller, family, platform, socktype=None):
+#: check_port_family()'s "no socket type to check" (None is a bad socktype).
+_ANY_TYPE = object()
+
+
+def check_port_family(caller, family, platform, socktype=_ANY_TYPE):
     """TypeError unless they are ints; ValueError unless *family* (and *socktype*) have ports."""
     check_int(caller, 'family', family, 'socket.AF_INET')
-    if socktype is not None:
+    if socktype is not _ANY_TYPE:
         check_int(caller, 'socktype', socktype, 'socket.SOCK_STREAM')
     if family not in _FAMILY_NAMES:
         hint = (', or for AF_UNIX create_unix_domain_name() for an address and '
                 'bind_unix_socket() to bind' if family == platform.af_unix else '')
         raise ValueError('%s(): %s has no ports; use socket.AF_INET or socket.AF_INET6%s'
                          % (caller, family_name(family, platform), hint))
-    if socktype is not None and socktype not in _TYPE_NAMES:
-        raise ValueError('%s(): socket type %r has no ports; use socket.SOCK_STREAM (TCP) '
+    if socktype is not _ANY_TYPE and socktype not in _TYPE_NAMES:
+        raise ValueError('%s(): socket type %d has no ports; use socket.SOCK_STREAM (TCP) '
                          'or socket.SOCK_DGRAM (UDP)' % (caller, socktype))
 
 
@@ -165,14 +180,22 @@ def check_host(caller, host):
 def bind(sock, host, port, caller, platform):
     """``sock.bind((host, port))``; errors that are the caller's mistake explained.
 
-    An unresolvable host or one of the wrong family stays a ``socket.gaierror``
-    with the same errno (PyPy's errno-less "address family mismatched" becomes
-    one too); a host that is not an address of this machine (EADDRNOTAVAIL), or
+    An unresolvable host stays a ``socket.gaierror`` with the same errno; an
+    address literal of the other family (``'::1'`` on AF_INET, ``'127.0.0.1'``
+    on AF_INET6) is refused before binding, as a ``gaierror`` EAI_NONAME that
+    reads the same on every Python (2.7 would bind the v4-mapped address and
+    fail with EADDRNOTAVAIL; PyPy's errno-less mismatch becomes one too); a host that is not an address of this machine (EADDRNOTAVAIL), or
     a socket that is already bound (EINVAL), keeps its errno and gains a
     message naming *caller*, the address and the fix. EADDRINUSE and EACCES
     propagate unchanged: callers decide what "taken" means.
     """
     check_host(caller, host)
+    hint = _family_hint(host, sock.family)
+    if hint is not None:
+        raise socket.gaierror(platform.gai_errnos['EAI_NONAME'],
+                              '%s(): cannot resolve host %r for %s: address family for '
+                              'hostname not supported; %s'
+                              % (caller, host, family_name(sock.family, platform), hint))
     try:
         sock.bind((host, port))
     except socket.gaierror as exc:
@@ -217,7 +240,7 @@ def bind_port(sock, host, caller, platform):
     check_port_family(caller, sock.family, platform)
     socktype = platform.socket_type(sock)
     if socktype not in _TYPE_NAMES:
-        raise ValueError('%s(): socket type %r has no ports; use a SOCK_STREAM (TCP) or '
+        raise ValueError('%s(): socket type %d has no ports; use a SOCK_STREAM (TCP) or '
                          'SOCK_DGRAM (UDP) socket' % (caller, socktype))
     host = loopback(sock.family, host)
     if socktype == socket.SOCK_STREAM:
@@ -304,6 +327,7 @@ def _sweep_once(platform, base):
 
 def random_name():
     """12 random hex digits, for unpredictable file names."""
+    import random
     return '%012x' % random.getrandbits(48)
 
 

@@ -59,7 +59,6 @@ import collections
 import contextlib
 import math
 import os
-import random
 import socket
 import threading
 import time
@@ -126,12 +125,8 @@ class NoFreePortError(socket.error):
     """
 
 
-class PortRegistryWarning(_leases.LeaseStoreWarning):
-    """Leases are weaker than usual here (a store fell back, or ports are reused).
-
-    Issued once per process and problem; the text says what is lost and how
-    to fix it.
-    """
+#: Leases are weaker than usual here (a store fell back, or ports are reused).
+PortRegistryWarning = _leases.PortRegistryWarning
 
 
 # -- configuration ---------------------------------------------------------
@@ -216,13 +211,14 @@ def _config(environ, platform):
 def describe(environ=None):
     """The allocator settings in force, as ``[(key, value)]`` for ``info``.
 
-    A bad ``TESTSUPPORT_PORT_*`` variable is reported as the ValueError's text.
+    A bad ``TESTSUPPORT_PORT_*`` variable is reported as the ValueError's text,
+    and so is a warning about the settings when warnings are errors (``-W error``).
     """
     environ = os.environ if environ is None else environ
     try:
         strategy = _strategy(environ)
         allocator = _current(environ)
-    except ValueError as exc:
+    except (ValueError, Warning) as exc:
         return [('port_config_error', str(exc))]
     port_range = allocator.port_range
     return [('port_strategy', strategy),
@@ -392,6 +388,7 @@ class _Allocator(object):
         """Every block of the range once, from a random start (no scan from the front)."""
         first, last = self._first_block, self._last_block
         count = last - first + 1
+        import random
         start = random.randrange(count)
         for offset in range(count):
             index = first + (start + offset) % count
@@ -441,6 +438,7 @@ class _Allocator(object):
     def _range_candidates(self):
         low, high = self.port_range
         ports = list(range(low, high + 1))
+        import random
         random.shuffle(ports)
         return ports
 
@@ -642,7 +640,9 @@ class _Allocator(object):
             return taken
 
     def _next_detached(self, candidates, family, socktype, host, caller, expiry, taken):
+        attempts = 0
         while True:
+            attempts += 1
             if candidates is not None:
                 if not candidates:
                     return None
@@ -655,7 +655,7 @@ class _Allocator(object):
                 continue
             handle = self._acquire_single(port, expiry, detached=True)
             if handle is None:
-                if candidates is None and len(taken) > _KERNEL_TRIES * count:
+                if candidates is None and attempts >= _KERNEL_TRIES:
                     return None
                 continue
             if _sockets.bind_error(family, socktype, host, port, self.platform,

@@ -14,9 +14,7 @@ from __future__ import absolute_import, division, print_function
 
 import errno as _errno
 import os
-import shutil
 import socket
-import subprocess
 import sys
 
 __all__ = [
@@ -311,6 +309,7 @@ def _read_file(path):
 
 def _run(cmd):
     """Run *cmd*; return ``(returncode, output)``, or ``(None, '')`` if it can't start."""
+    import subprocess
     try:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 universal_newlines=True)
@@ -476,6 +475,7 @@ def remove_tree_quietly(path):
     Other errors propagate.
     """
     try:
+        import shutil
         shutil.rmtree(path)
     except (OSError, IOError) as exc:
         if exc.errno != _errno.ENOENT:

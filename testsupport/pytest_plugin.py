@@ -34,7 +34,7 @@ import types
 
 import pytest
 
-from . import _sockets, platform_shim, socket_helper, support
+from . import _sockets, allocator, platform_shim, servers, socket_helper, support
 
 __all__ = [
     'pytest_addoption',
@@ -138,7 +138,6 @@ class _PortFactory(object):
         self.held = []
 
     def __call__(self):
-        from . import allocator
         repeats = []
         try:
             while True:
@@ -159,13 +158,27 @@ class _PortFactory(object):
 
 
 def _release(port):
-    from . import allocator
     try:
         allocator.release_port(port)
     except ValueError:
         # The lease ran out long ago and its block went to another process: the
         # port is no longer ours, which is what releasing it was for.
         pass
+
+
+def _port_fixture(name, socktype, scope, doc):
+    """One of the four port fixtures: a port (function scope) or the factory (session)."""
+
+    def fixture():
+        factory = _PortFactory(socktype)
+        try:
+            yield factory() if scope == 'function' else factory
+        finally:
+            factory.release_all()
+
+    fixture.__name__ = name
+    fixture.__doc__ = doc
+    return pytest.fixture(scope=scope, name=name)(fixture)
 
 
 def _make_fixtures_plugin():
@@ -177,50 +190,26 @@ def _make_fixtures_plugin():
     """
     plugin = types.ModuleType('testsupport.pytest_plugin.fixtures')
 
-    @pytest.fixture
-    def unused_tcp_port():
-        """A TCP port on loopback, leased to this test until its teardown."""
-        factory = _PortFactory(socket.SOCK_STREAM)
-        try:
-            yield factory()
-        finally:
-            factory.release_all()
-
-    @pytest.fixture
-    def unused_udp_port():
-        """A UDP port on loopback, leased to this test until its teardown."""
-        factory = _PortFactory(socket.SOCK_DGRAM)
-        try:
-            yield factory()
-        finally:
-            factory.release_all()
-
-    @pytest.fixture(scope='session')
-    def unused_tcp_port_factory():
+    unused_tcp_port = _port_fixture(
+        'unused_tcp_port', socket.SOCK_STREAM, 'function',
+        """A TCP port on loopback, leased to this test until its teardown.""")
+    unused_udp_port = _port_fixture(
+        'unused_udp_port', socket.SOCK_DGRAM, 'function',
+        """A UDP port on loopback, leased to this test until its teardown.""")
+    unused_tcp_port_factory = _port_fixture(
+        'unused_tcp_port_factory', socket.SOCK_STREAM, 'session',
         """``factory() -> int``: a different TCP port on every call in the session.
 
         Session-scoped as in pytest-asyncio; the ports stay leased until the
         session ends.
-        """
-        factory = _PortFactory(socket.SOCK_STREAM)
-        try:
-            yield factory
-        finally:
-            factory.release_all()
-
-    @pytest.fixture(scope='session')
-    def unused_udp_port_factory():
-        """``factory() -> int``: a different UDP port on every call in the session."""
-        factory = _PortFactory(socket.SOCK_DGRAM)
-        try:
-            yield factory
-        finally:
-            factory.release_all()
+        """)
+    unused_udp_port_factory = _port_fixture(
+        'unused_udp_port_factory', socket.SOCK_DGRAM, 'session',
+        """``factory() -> int``: a different UDP port on every call in the session.""")
 
     @pytest.fixture
     def tcp_listener():
         """A listening TCP socket on ``HOST`` (``servers.make_listener()``), closed at teardown."""
-        from . import servers
         sock = servers.make_listener()
         try:
             yield sock
@@ -230,7 +219,6 @@ def _make_fixtures_plugin():
     @pytest.fixture
     def udp_socket():
         """A UDP socket bound to a free port on ``HOST``, closed at teardown."""
-        from . import servers
         sock = servers.make_udp_socket()
         try:
             yield sock
@@ -244,7 +232,6 @@ def _make_fixtures_plugin():
         The file does not exist yet: ``bind()`` (or ``bind_unix_socket()``)
         creates it.
         """
-        from . import servers
         path, directory = servers.unix_socket_path()
         try:
             yield path
@@ -260,7 +247,6 @@ def _make_fixtures_plugin():
         stopped (newest first) when the test ends, and a server that does not
         stop fails the teardown with ``servers.ServerStopError``.
         """
-        from . import servers
         started = []
 
         def start(server, poll_interval=servers.DEFAULT_POLL_INTERVAL):

@@ -2,14 +2,13 @@
 
 Plain functions with no knowledge of test cases. Each returns what the caller
 must later close or stop (a socket, a directory, a :class:`ServerThread`), and
-cleans up after itself when it fails half-way. Ports come from
-:func:`testsupport.socket_helper.bind_port`; nothing here binds in a loop.
+cleans up after itself when it fails half-way. Ports come from the one
+``bind_port`` under :func:`testsupport.socket_helper.bind_port`; nothing here binds in a loop.
 
 .. versionadded:: 0.1.0
 """
 from __future__ import absolute_import, division, print_function
 
-import importlib
 import os
 import shutil
 import socket
@@ -76,10 +75,12 @@ def _check_timeout(caller, timeout):
     return _sockets.check_timeout(caller, timeout, support.SHORT_TIMEOUT)
 
 
-def _bound_socket(family, socktype, host):
+def _bound_socket(family, socktype, host, caller):
+    platform = platform_shim.current()
+    _sockets.check_port_family(caller, family, platform)
     sock = socket.socket(family, socktype)
     try:
-        socket_helper.bind_port(sock, _sockets.loopback(family, host))
+        _sockets.bind_port(sock, host, caller, platform)
     except BaseException:
         sock.close()
         raise
@@ -93,7 +94,8 @@ def make_listener(family=socket.AF_INET, host=None, backlog=5):
     socket. Any error (ValueError for AF_UNIX, the socket error where IPv6 is
     off, TestFailed from ``bind_port``) propagates after the socket is closed.
     """
-    sock = _bound_socket(family, socket.SOCK_STREAM, host)
+    _sockets.check_int('make_listener', 'backlog', backlog, '5')
+    sock = _bound_socket(family, socket.SOCK_STREAM, host, 'make_listener')
     try:
         sock.listen(backlog)
     except BaseException:
@@ -108,7 +110,7 @@ def make_udp_socket(family=socket.AF_INET, host=None):
     *host* as for :func:`make_listener`. The caller closes the socket; on error
     it is closed here and the error propagates.
     """
-    return _bound_socket(family, socket.SOCK_DGRAM, host)
+    return _bound_socket(family, socket.SOCK_DGRAM, host, 'make_udp_socket')
 
 
 def make_unix_socket_dir():
@@ -145,11 +147,18 @@ class ServerThread(object):
     """
 
     def __init__(self, server, poll_interval=DEFAULT_POLL_INTERVAL):
+        import importlib
         socketserver = importlib.import_module(_compat.socketserver_name)
         if not isinstance(server, socketserver.BaseServer):
             raise TypeError('start_server_thread() expects a %s.BaseServer (TCPServer, '
                             'HTTPServer, ...), got %s %r'
                             % (_compat.socketserver_name, server.__class__.__name__, server))
+        poll_interval = _sockets.check_timeout('start_server_thread', poll_interval,
+                                               DEFAULT_POLL_INTERVAL, 'poll_interval')
+        if not poll_interval:
+            raise ValueError('start_server_thread(): poll_interval must be a number of seconds '
+                             '> 0, got %r; pass e.g. %r (the default)'
+                             % (poll_interval, DEFAULT_POLL_INTERVAL))
         self.server = server
         self.poll_interval = poll_interval
         self.address = tuple(server.server_address[:2])
@@ -188,10 +197,10 @@ class ServerThread(object):
         handler that never returns, typically), or if ``serve_forever()``
         raised. Calling it again does nothing.
         """
+        timeout = _sockets.check_timeout('ServerThread.stop', timeout, support.SHORT_TIMEOUT)
         if self._stopped:
             return
         self._stopped = True
-        timeout = support.SHORT_TIMEOUT if timeout is None else timeout
         deadline = _compat.monotonic() + timeout
         try:
             stopper = self._stopper = None
@@ -252,16 +261,16 @@ def _retry_errnos(platform):
                + [platform.errnos['ECONNRESET'], platform.errnos['ETIMEDOUT']])
 
 
-def _try_connect(host, port, timeout, platform):
+def _try_connect(host, port, timeout, platform, caller):
     """Connect once; None if something accepted, else the (retryable) error."""
     try:
         sock = socket.create_connection((host, port), timeout)
     except _compat.TIMEOUT_ERRORS as exc:
         return exc
     except socket.gaierror as exc:
-        raise socket.gaierror(exc.errno, 'cannot resolve host %r: %s; wait on an IP address '
-                              'such as HOST (%r) or HOSTv6 (%r)'
-                              % (host, exc.args[-1], _sockets.HOST, _sockets.HOSTv6))
+        raise socket.gaierror(exc.errno, '%s(): cannot resolve host %r: %s; wait on an IP '
+                              'address such as HOST (%r) or HOSTv6 (%r)'
+                              % (caller, host, exc.args[-1], _sockets.HOST, _sockets.HOSTv6))
     except _compat.OS_ERRORS as exc:
         if platform.errno_of(exc) in _retry_errnos(platform):
             return exc
@@ -311,13 +320,21 @@ def wait_for_port(port, host=socket_helper.HOST, timeout=None):
                           _compat.monotonic, time.sleep)
 
 
+def _check_wait(caller, port, host, timeout):
+    """The checked (host, timeout) of a wait; host None means HOST."""
+    _check_port(caller, port)
+    host = _sockets.loopback(socket.AF_INET, host)
+    _sockets.check_host(caller, host)
+    return host, _check_timeout(caller, timeout)
+
+
 def _wait_for_port(port, host, timeout, platform, clock, sleep):
-    _check_port('wait_for_port', port)
-    timeout = _check_timeout('wait_for_port', timeout)
+    host, timeout = _check_wait('wait_for_port', port, host, timeout)
     last = []
 
     def accepted(remaining):
-        error = _try_connect(host, port, max(min(remaining, _LONGEST_ATTEMPT), 0.01), platform)
+        error = _try_connect(host, port, max(min(remaining, _LONGEST_ATTEMPT), 0.01), platform,
+                             'wait_for_port')
         last[:] = [error]
         return error is None
 
@@ -348,11 +365,11 @@ def wait_for_port_free(port, host=socket_helper.HOST, timeout=None):
 
 
 def _wait_for_port_free(port, host, timeout, platform, clock, sleep):
-    _check_port('wait_for_port_free', port)
-    timeout = _check_timeout('wait_for_port_free', timeout)
+    host, timeout = _check_wait('wait_for_port_free', port, host, timeout)
 
     def refused(remaining):
-        error = _try_connect(host, port, max(min(remaining, _LONGEST_ATTEMPT), 0.01), platform)
+        error = _try_connect(host, port, max(min(remaining, _LONGEST_ATTEMPT), 0.01), platform,
+                             'wait_for_port_free')
         return error is not None and not isinstance(error, _compat.TIMEOUT_ERRORS)
 
     if not _poll(refused, timeout, clock, sleep):
@@ -375,8 +392,9 @@ def port_in_use(port, host=socket_helper.HOST, family=socket.AF_INET, socktype=s
     EADDRINUSE (or EACCES: reserved) means in use. *reason* is a sentence
     naming the address and what was found, e.g. ``port 40123 on 127.0.0.1
     (TCP) is in use: a socket is listening on it (LISTEN in /proc/net/tcp)``.
-    Other bind errors propagate (e.g. EADDRNOTAVAIL for a host that is not
-    local); TypeError/ValueError for a bad port.
+    Other bind errors propagate, explained (e.g. EADDRNOTAVAIL for a host
+    that is not local); TypeError/ValueError for a bad port, host, family or
+    type. *host* None or ``HOST`` means the loopback address of *family*.
     """
     return _port_in_use(port, host, family, socktype, platform_shim.current(), socket.socket)
 
@@ -392,6 +410,9 @@ _TABLE_REASONS = {
 
 def _port_in_use(port, host, family, socktype, platform, make_socket, read_file=None):
     _check_port('port_in_use', port)
+    _sockets.check_port_family('port_in_use', family, platform, socktype)
+    host = _sockets.loopback(family, host)
+    _sockets.check_host('port_in_use', host)
     kind = _TYPE_LABELS.get(socktype, socktype)
     where = 'port %s on %s (%s)' % (port, host, kind)
     table = platform_shim.port_state(platform, port, host, family, socktype, read_file)
@@ -407,7 +428,7 @@ def _port_in_use(port, host, family, socktype, platform, make_socket, read_file=
     sock = make_socket(family, socktype)
     try:
         try:
-            sock.bind((host, port))
+            _sockets.bind(sock, host, port, 'port_in_use', platform)
         except _compat.OS_ERRORS as exc:
             if not platform.is_address_taken(exc):
                 raise
@@ -796,7 +817,8 @@ def _await_ready(server, family, timeout, discover, platform):
             if server.port is None:
                 return False
         error = _try_connect(server.host, server.port,
-                             max(min(remaining, _LONGEST_ATTEMPT), 0.01), platform)
+                             max(min(remaining, _LONGEST_ATTEMPT), 0.01), platform,
+                             'start_server_process')
         state['last'] = error
         return error is None
 

@@ -107,7 +107,8 @@ def bind_unix_socket(sock, addr):
     EACCES or EPERM; other socket errors propagate unchanged, among them
     ``OSError("AF_UNIX path too long")`` for a path over the OS limit (108 bytes
     on Linux, 104 on macOS), which CPython's own tests look for. Raises
-    TypeError/ValueError if *sock* is not an open AF_UNIX socket.
+    TypeError/ValueError if *sock* is not an open AF_UNIX socket, TypeError if
+    *addr* is not a str or bytes path.
     """
     return _bind_unix_socket(sock, addr, platform_shim.current())
 
@@ -121,6 +122,10 @@ def _bind_unix_socket(sock, addr, platform):
         raise ValueError('bind_unix_socket() needs an AF_UNIX socket, got %s; use bind_port() '
                          'for AF_INET/AF_INET6 sockets'
                          % _sockets.family_name(sock.family, platform))
+    if not isinstance(addr, _compat.string_types + (bytes,)):
+        raise TypeError('bind_unix_socket(): addr must be a path (str or bytes) such as '
+                        'create_unix_domain_name() returns, got %s %r'
+                        % (type(addr).__name__, addr))
     try:
         sock.bind(addr)
     except _compat.OS_ERRORS as exc:
@@ -186,11 +191,13 @@ def transient_internet(resource_name, timeout=_NOT_SET, errnos=()):
     name lookups, HTTP 5xx errors and urllib errors wrapping any of these become
     ``ResourceDenied("Resource 'x' is not available: <cause>")``. Pass *errnos* to
     replace the default errno list. Any other exception propagates unchanged.
-    *timeout* may be given positionally, as in Python 2.7.
+    *timeout* may be given positionally, as in Python 2.7; TypeError/ValueError
+    (on entering the block) if it is not a finite number of seconds >= 0 or None.
     """
     platform = platform_shim.current()
     if timeout is _NOT_SET:
         timeout = support.INTERNET_TIMEOUT
+    timeout = _sockets.check_timeout('transient_internet', timeout, None)
     if errnos:
         captured_errnos, gai_errnos = list(errnos), []
     else:
@@ -203,9 +210,10 @@ def transient_internet(resource_name, timeout=_NOT_SET, errnos=()):
             return True
         if isinstance(err, socket.gaierror):
             return number in gai_errnos
-        if isinstance(err, _compat.HTTPError):
+        url_error, http_error = _compat.url_error_classes()
+        if isinstance(err, http_error):
             return 500 <= err.code <= 599
-        if isinstance(err, _compat.URLError) and isinstance(err.reason, _compat.string_types):
+        if isinstance(err, url_error) and isinstance(err.reason, _compat.string_types):
             return any(name in err.reason for name in
                        ('ConnectionRefusedError', 'TimeoutError', 'EOFError'))
         if type(err).__name__ == 'NNTPTemporaryError':

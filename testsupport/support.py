@@ -12,7 +12,10 @@ variable ``TESTSUPPORT_USE`` (or the pytest option ``--use``)::
 from __future__ import absolute_import, division, print_function
 
 import os
+import re
 import unittest
+
+from . import _compat
 
 __all__ = [
     'Error',
@@ -53,6 +56,8 @@ use_resources = None
 
 # The resource names regrtest knows; "all" means these plus any other name.
 _ALL = 'all'
+# A resource name as regrtest spells them (network, urlfetch, cpu, ...).
+_NAME = re.compile(r'^[a-z0-9_]+$')
 
 
 class Error(Exception):
@@ -73,13 +78,17 @@ class ResourceDenied(unittest.SkipTest):
 
 
 def _parse_use(value):
-    """Parse ``"all,-cpu"`` into ``(everything, enabled, disabled)``."""
+    """Parse ``"all,-cpu"`` into ``(everything, enabled, disabled)``; ValueError if malformed."""
     everything = False
     enabled, disabled = set(), set()
     for item in (value or '').replace(' ', ',').split(','):
         item = item.strip().lower()
         if not item:
             continue
+        if not _NAME.match(item[1:] if item.startswith('-') else item):
+            raise ValueError('%s is %r; %r is not a resource name: separate names with '
+                             'commas, e.g. %s=network,urlfetch or %s=all,-cpu'
+                             % (USE_ENV_VAR, value, item, USE_ENV_VAR, USE_ENV_VAR))
         if item == _ALL:
             everything = True
         elif item == 'none':
@@ -94,13 +103,24 @@ def _parse_use(value):
     return everything, enabled, disabled
 
 
+def _check_resource(caller, resource):
+    if not isinstance(resource, _compat.string_types):
+        raise TypeError('%s(): resource must be a resource name (str) such as %r, got %s %r'
+                        % (caller, 'network', type(resource).__name__, resource))
+    if not resource.strip():
+        raise ValueError('%s(): resource is %r; name one, such as %r'
+                         % (caller, resource, 'network'))
+
+
 def is_resource_enabled(resource):
     """Return True if *resource* (e.g. ``'network'``) is enabled for this run.
 
     Unlike CPython outside regrtest, where everything is enabled, nothing is
     enabled by default: tests that need the internet run only when asked for,
-    with ``TESTSUPPORT_USE=network`` (or ``all``).
+    with ``TESTSUPPORT_USE=network`` (or ``all``). TypeError unless *resource*
+    is a str; ValueError if ``TESTSUPPORT_USE`` is malformed.
     """
+    _check_resource('is_resource_enabled', resource)
     if use_resources is not None:
         return resource in use_resources or _ALL in use_resources
     everything, enabled, disabled = _parse_use(os.environ.get(USE_ENV_VAR))
@@ -112,8 +132,10 @@ def is_resource_enabled(resource):
 def requires(resource, msg=None):
     """Raise :class:`ResourceDenied` unless *resource* is enabled.
 
-    The default message names the resource and how to enable it.
+    The default message names the resource and how to enable it. TypeError
+    unless *resource* is a str.
     """
+    _check_resource('requires', resource)
     if not is_resource_enabled(resource):
         if msg is None:
             msg = 'Use of the %r resource not enabled; ' % (resource,)

@@ -1,0 +1,69 @@
+"""``import testsupport`` loads only what ``import unittest, socket`` loads, plus a short list."""
+from __future__ import absolute_import, division, print_function
+
+import ast
+import os
+import re
+import subprocess
+import sys
+import unittest
+
+import testsupport
+
+_PACKAGE = os.path.dirname(os.path.abspath(testsupport.__file__))
+# Prints the modules "import testsupport" adds to "import unittest, socket".
+_SCRIPT = '''
+import sys
+import unittest, socket
+before = set(sys.modules)
+import testsupport
+added = set(m for m in sys.modules if m not in before and sys.modules[m] is not None)
+print(repr(sorted(m for m in added if m.split('.')[0] != 'testsupport')))
+'''
+
+
+def justified_modules():
+    """The modules named in the comment of testsupport/__init__.py (``#   name  -- why``)."""
+    with open(os.path.join(_PACKAGE, '__init__.py')) as fp:
+        return set(re.findall(r'^#   ([\w.]+) +-- ', fp.read(), re.MULTILINE))
+
+
+def added_modules(*flags):
+    env = dict(os.environ)
+    env['PYTHONPATH'] = os.pathsep.join([os.path.dirname(_PACKAGE)] +
+                                        [p for p in [env.get('PYTHONPATH')] if p])
+    proc = subprocess.Popen([sys.executable] + list(flags) + ['-c', _SCRIPT], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd='/')
+    out, err = proc.communicate()
+    if proc.returncode != 0:
+        raise AssertionError('the import failed: %s' % err.decode('utf-8', 'replace'))
+    return set(ast.literal_eval(out.decode('ascii').strip()))
+
+
+class LightImportTest(unittest.TestCase):
+
+    def test_the_justified_list_is_short_and_read(self):
+        justified = justified_modules()
+        self.assertIn('atexit', justified)
+        self.assertLessEqual(len(justified), 6)
+
+    def test_import_adds_only_justified_modules(self):
+        unexpected = added_modules() - justified_modules()
+        self.assertEqual(sorted(unexpected), [],
+                         'import testsupport loads modules that import unittest, socket does '
+                         'not: import them where they are used, or justify them in '
+                         'testsupport/__init__.py')
+
+    def test_heavy_modules_are_not_loaded(self):
+        added = added_modules()
+        for name in ('subprocess', 'tempfile', 'shutil', 'random', 'hashlib', 'ssl', 'ctypes',
+                     'json', 'argparse', 'urllib', 'urllib2', 'socketserver', 'SocketServer',
+                     'select', 'struct'):
+            self.assertNotIn(name, added)
+
+    def test_the_same_with_warnings_as_errors(self):
+        self.assertEqual(sorted(added_modules('-W', 'error') - justified_modules()), [])
+
+
+if __name__ == '__main__':
+    unittest.main()
