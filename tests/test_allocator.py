@@ -23,6 +23,9 @@ from testsupport import _leases, _sockets, allocator, platform_shim, socket_help
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PLATFORM = platform_shim.current()
 KERNEL_NAMES = _leases.kernel_names_work(PLATFORM)
+skip_unless_root = unittest.skipUnless(
+    platform_shim.user_id() == 0 and sys.platform.startswith('linux') and hasattr(os, 'fork'),
+    'requires root on Linux (the test creates two users with useradd)')
 requires_kernel_names = unittest.skipUnless(
     KERNEL_NAMES, 'needs abstract AF_UNIX names (Linux); the file store is tested everywhere')
 
@@ -557,6 +560,37 @@ class CrossProcessTest(EnvMixin, unittest.TestCase):
             child_port = int(fp.read())
         os.waitpid(pid, 0)
         self.assertNotEqual(child_port // 32, parent_port // 32)
+
+
+class TwoUsersTest(EnvMixin, unittest.TestCase):
+    """Ports collide per network namespace, not per user: two users never share a lease."""
+
+    @skip_unless_root
+    @requires_kernel_names
+    def test_two_real_users_are_never_handed_the_same_port(self):
+        from tests.test_leases import _fork_as, _make_user
+        self.private_registry()  # the same kernel namespace for both users
+        low = random_range(2)[0]
+        self.set_env(allocator.RANGE_ENV_VAR, '%d-%d' % (low, low + 63))
+        users = [_make_user(self), _make_user(self)]
+        # The children drop to the new users, who cannot read root's interpreter
+        # install: load what the allocator imports on first use while still root.
+        for name in ('hashlib', 'random', 'tempfile'):
+            __import__(name)
+
+        def reserve_all():
+            ports = []
+            try:
+                while True:
+                    ports.append(allocator.reserve_port())
+            except allocator.NoFreePortError:
+                pass
+            return ' '.join(str(p) for p in ports).encode('ascii')
+        _pid, first = _fork_as(self, users[0][0], users[0][1], reserve_all)
+        _pid, second = _fork_as(self, users[1][0], users[1][1], reserve_all)
+        first, second = [set(int(p) for p in text.split()) for text in (first, second)]
+        self.assertEqual(len(first), 64)  # the whole range: nothing left for the second
+        self.assertEqual(first & second, set())
 
 
 NEVER_FAIL = r'''

@@ -594,6 +594,36 @@ class CreateUnixDomainNameTest(unittest.TestCase):
         self.assertTrue(directory.startswith('/tmp/tsu-'), directory)
 
 
+class DeadProcessDirectoriesTest(unittest.TestCase):
+    """Private socket directories of processes that died without cleaning up are removed."""
+
+    @requires_unix
+    def test_directory_of_a_process_ended_by_os_exit_is_removed_by_the_next(self):
+        base = tempfile.mkdtemp(prefix='tsu-dead-')
+        self.addCleanup(shutil.rmtree, base, True)
+        code = ('import os; from testsupport import socket_helper as s\n'
+                'print(s.create_unix_domain_name()); os._exit(0)\n')  # no atexit: the dir stays
+        env = dict(os.environ, TMPDIR=base, PYTHONPATH=_project_root())
+        out = subprocess.check_output([sys.executable, '-c', code], env=env)
+        left = os.path.dirname(out.decode('ascii').strip())
+        self.assertTrue(os.path.isdir(left))
+        live = _sockets.make_private_dir(LINUX, [base])  # this process's first in *base*
+        self.addCleanup(shutil.rmtree, live, True)
+        self.assertFalse(os.path.exists(left))
+        self.assertEqual(os.listdir(base), [os.path.basename(live)])
+
+    def test_only_own_named_directories_of_dead_processes_go(self):
+        base = tempfile.mkdtemp(prefix='tsu-dead-')
+        self.addCleanup(shutil.rmtree, base, True)
+        names = ['tsu-%d-0-abcdefgh' % os.getpid(),  # alive: this process
+                 'tsu-cli-abcdefgh', 'tsu-0-0-abcdefgh', 'other']
+        for name in names:
+            os.mkdir(os.path.join(base, name))
+        self.assertEqual(_sockets.remove_dead_private_dirs(LINUX, base, os.getuid() + 1), 0)
+        self.assertEqual(_sockets.remove_dead_private_dirs(LINUX, base, os.getuid()), 0)
+        self.assertEqual(sorted(os.listdir(base)), sorted(names))
+
+
 class TcpBlackholeTest(unittest.TestCase):
 
     def test_false_off_freebsd(self):
