@@ -10,10 +10,8 @@ cleans up after itself when it fails half-way. Ports come from the one
 from __future__ import absolute_import, division, print_function
 
 import os
-import shutil
 import socket
 import sys
-import tempfile
 import threading
 import time
 import unittest
@@ -518,6 +516,7 @@ class ServerProcess(object):
         self._platform = platform
         self._listener = None
         self._leased = None
+        import tempfile
         self._log_dir = tempfile.mkdtemp(prefix='testsupport-server-')
         self._captured = None
         self._stopped = False
@@ -651,6 +650,7 @@ class ServerProcess(object):
                         pass
             finally:
                 self._captured = {'stdout': self.stdout, 'stderr': self.stderr}
+                import shutil
                 shutil.rmtree(self._log_dir, True)
 
 
