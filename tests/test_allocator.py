@@ -19,6 +19,7 @@ import unittest
 import warnings
 
 from testsupport import _leases, _sockets, allocator, platform_shim, socket_helper
+from tests.helpers import set_env
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PLATFORM = platform_shim.current()
@@ -64,18 +65,7 @@ class EnvMixin(object):
     """set_env(): an environment variable set for one test."""
 
     def set_env(self, name, value):
-        old = os.environ.get(name)
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
-
-        def restore():
-            if old is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = old
-        self.addCleanup(restore)
+        set_env(self, name, value)
 
     def private_registry(self):
         """A private registry for this test (its own directory and kernel namespace)."""
