@@ -271,11 +271,13 @@ class PressureTests(object):
         self.assertEqual(self.take(alloc, reserved=False, never_fail=True), first[0])
 
     def test_at_most_max_units_held(self):
+        caught = self.catch_warnings()
         alloc = self.make_allocator(random_range(8), max_units=2)
         ports = [self.take(alloc, reserved=False, never_fail=True) for _ in range(100)]
         self.assertEqual(len(set(ports[:64])), 64)  # two blocks, then CPython's way
         self.assertTrue(all(bindable(port) for port in ports))
         self.assertLessEqual(alloc.held_units(), 2)
+        self.assertEqual(len(caught), 1)  # one warning, however many fall-backs
 
 
 class MemoryPolicyTest(PolicyTests, PressureTests, PolicyTestCase):
