@@ -18,7 +18,7 @@ PUBLIC_MODULES = ['testsupport', 'testsupport.platform_shim', 'testsupport.socke
                   'testsupport.support']
 OPTIONAL_MODULES = ['testsupport.allocator', 'testsupport.servers', 'testsupport.mixin']
 
-# Every socket-helper name any CPython from 2.7 to 3.13 has had (3.6-3.8 keep
+# Every socket-helper name any CPython from 2.7 to 3.15 has had (3.6-3.8 keep
 # them in test.support, 2.7 in test.test_support).
 SOCKET_HELPER_NAMES = [
     'HOST', 'HOSTv4', 'HOSTv6', 'IPV6_ENABLED', 'bind_port', 'bind_unix_socket',
@@ -29,22 +29,25 @@ SOCKET_HELPER_NAMES = [
 
 
 def stdlib_socket_helper():
-    """The interpreter's own socket helpers and their public names, or (None, [])."""
-    try:
-        from test.support import socket_helper as module  # 3.9+
-    except ImportError:
+    """The interpreter's own socket helpers and their public names, or (None, []).
+
+    Any failure to import counts as "absent", not only ImportError: PyPy's
+    test.support, for one, raises FileNotFoundError (it looks for CPython's
+    Modules/_testcapimodule.c).
+    """
+    for name in ('test.support.socket_helper',  # 3.9+
+                 'test.support',  # 2.7.9+ and 3.x
+                 'test.test_support'):  # older 2.7
         try:
-            from test import support as module  # 2.7.9+ and 3.x
-        except ImportError:
-            try:
-                from test import test_support as module  # older 2.7
-            except ImportError:
-                return None, []
-    else:
-        names = [name for name in dir(module) if not name.startswith('_')
-                 and not isinstance(getattr(module, name), types.ModuleType)]
-        return module, names
-    return module, [name for name in SOCKET_HELPER_NAMES if hasattr(module, name)]
+            module = importlib.import_module(name)
+        except Exception:
+            continue
+        if name == 'test.support.socket_helper':
+            names = [item for item in dir(module) if not item.startswith('_')
+                     and not isinstance(getattr(module, item), types.ModuleType)]
+            return module, names
+        return module, [item for item in SOCKET_HELPER_NAMES if hasattr(module, item)]
+    return None, []
 
 
 def argspec(func):
@@ -125,6 +128,27 @@ class AllTest(unittest.TestCase):
     def test_version_is_a_plain_string(self):
         self.assertIs(type(testsupport.__version__), str)
         self.assertEqual(len(testsupport.__version__.split('.')), 3)
+
+
+class StdlibSocketHelperLookupTest(unittest.TestCase):
+    """stdlib_socket_helper() treats a test package that fails to import as absent."""
+
+    def test_test_package_raising_oserror_counts_as_absent(self):
+        # What PyPy's test.support does when CPython's C sources are missing.
+        shadow = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, shadow)
+        os.mkdir(os.path.join(shadow, 'test'))
+        with open(os.path.join(shadow, 'test', '__init__.py'), 'w') as fp:
+            fp.write('raise IOError(2, "No such file or directory", "_testcapimodule.c")\n')
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        code = ('from tests.test_api import stdlib_socket_helper\n'
+                'print(stdlib_socket_helper())\n')
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([shadow, root]))
+        proc = subprocess.Popen([sys.executable, '-c', code], cwd=shadow, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        out = proc.communicate()[0].decode('utf-8', 'replace')
+        self.assertEqual(proc.returncode, 0, out)
+        self.assertEqual(out.strip(), '(None, [])')
 
 
 class StdlibParityTest(unittest.TestCase):

@@ -3,6 +3,7 @@ from __future__ import absolute_import, division, print_function
 
 import json
 import os
+import platform
 import subprocess
 import sys
 import unittest
@@ -24,6 +25,14 @@ class InfoTest(unittest.TestCase):
         self.assertIn('testsupport:           %s\n' % testsupport.__version__, out)
         self.assertIn('ipv6:                  %s\n'
                       % ('yes' if socket_helper.IPV6_ENABLED else 'no'), out)
+
+    def test_python_line_names_implementation_and_version(self):
+        # "python: PyPy 3.11.17 (...)": a PyPy's language version alone reads as CPython's.
+        status, out = run_main(['info'])
+        self.assertEqual(status, 0)
+        self.assertIn('python:                %s %s (%s)\n'
+                      % (platform.python_implementation(), platform.python_version(),
+                         sys.executable), out)
 
     def test_json_report(self):
         status, out, _ = run_main(['info', '--json'])

@@ -1,4 +1,4 @@
-"""testsupport: CPython's socket test helpers, installable, for Python 2.7 and 3.6-3.13.
+"""testsupport: CPython's socket test helpers, installable, for Python 2.7, 3.6-3.15 and PyPy 3.
 
 The most used names are importable from here (``from testsupport import
 find_unused_port, bind_port, HOST``), with every socket-related name of 2.7's

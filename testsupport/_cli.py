@@ -32,7 +32,8 @@ def info_report():
     unix_reason = _sockets.unix_bind_problem(plat)
     return [
         ('testsupport', testsupport.__version__),
-        ('python', '%s (%s)' % (_stdlib_platform.python_version(), sys.executable)),
+        ('python', '%s %s (%s)' % (_stdlib_platform.python_implementation(),
+                                   _stdlib_platform.python_version(), sys.executable)),
         ('platform', '%s (sys.platform %r, %s)' % (plat.name, sys.platform,
                                                    _stdlib_platform.platform())),
         ('host', socket_helper.HOST),

@@ -1,9 +1,10 @@
 """CPython's socket test helpers (``test.support.socket_helper``), name for name.
 
-Every public name of CPython 3.13's ``Lib/test/support/socket_helper.py`` is
-here with the same signature and contract, working on Python 2.7 and 3.6-3.13,
-and without importing CPython's ``test`` package. Deliberate differences (each
-also in the README's "Differences from test.support"):
+Every public name of CPython 3.13's ``Lib/test/support/socket_helper.py`` (the
+same in 3.14 and 3.15) is here with the same signature and contract, working on
+Python 2.7, 3.6-3.15 and PyPy 3, and without importing CPython's ``test``
+package. Deliberate differences (each also in the README's "Differences from
+test.support"):
 
 - ``HOST`` is ``"127.0.0.1"``, as in 2.7 and 3.6: ``"localhost"`` costs a name
   lookup, can resolve to ``::1`` and on some systems asks DNS.

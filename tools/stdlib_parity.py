@@ -27,7 +27,7 @@ Usage, from the repository root::
     python3.13 tools/stdlib_parity.py --python python2.7,python3.6,python3.13
     python2.7 tools/stdlib_parity.py --modules test_socket,test_ftplib -v
 
-Runs with any of Python 2.7 and 3.6-3.13; the child processes use the
+Runs with any of Python 2.7 and 3.6-3.15; the child processes use the
 interpreter(s) given by ``--python`` (default: the one running this script).
 """
 from __future__ import absolute_import, division, print_function
