@@ -83,7 +83,7 @@ class PortRegistryWarning(RuntimeWarning):
     """
 
 
-_warned = set()
+_warned = set()  # type: set[object]
 
 
 def warn_once(key, message, category=PortRegistryWarning, stacklevel=5):

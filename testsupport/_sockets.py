@@ -315,7 +315,7 @@ def make_private_dir(platform, candidates=None, limit=None):
     return tempfile.mkdtemp(prefix=prefix)
 
 
-_swept = set()
+_swept = set()  # type: set[tuple[int, str]]
 
 
 def _sweep_once(platform, base):
@@ -331,7 +331,7 @@ def random_name():
     return '%012x' % random.getrandbits(48)
 
 
-_unix_problem = {}
+_unix_problem = {}  # type: dict[str, str | None]
 
 
 def unix_bind_problem(platform):

@@ -1,7 +1,7 @@
 import socket
 from typing import Any, ContextManager, List, Mapping, Optional, Tuple, Union
 
-from ._leases import PortRegistryWarning as PortRegistryWarning
+
 from .platform_shim import Platform
 
 __all__ = [
@@ -35,6 +35,7 @@ REGISTRY_ENV_VAR: str
 STRATEGY_ENV_VAR: str
 
 class NoFreePortError(OSError): ...
+class PortRegistryWarning(RuntimeWarning): ...
 
 def reserve_port(family: int = ..., socktype: int = ..., host: Optional[str] = ...) -> int: ...
 def release_port(port: int) -> None: ...

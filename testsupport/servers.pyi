@@ -4,6 +4,8 @@ import threading
 from socketserver import BaseServer
 from typing import Any, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
+from .platform_shim import Platform
+
 __all__ = [
     "DEFAULT_POLL_INTERVAL",
     "ServerProcess",
@@ -57,8 +59,10 @@ class ServerProcess:
     mode: str
     host: str
     port: Optional[int]
-    process: Optional[subprocess.Popen]
+    process: Optional[subprocess.Popen[bytes]]
     stop_timeout: float
+    def __init__(self, argv: Sequence[str], mode: str, host: str, port: Optional[int],
+                 stop_timeout: float, platform: Platform) -> None: ...
     @property
     def address(self) -> Tuple[str, Optional[int]]: ...
     @property
