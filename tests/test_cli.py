@@ -28,7 +28,7 @@ class InfoTest(unittest.TestCase):
 
     def test_python_line_names_implementation_and_version(self):
         # "python: PyPy 3.11.17 (...)": a PyPy's language version alone reads as CPython's.
-        status, out = run_main(['info'])
+        status, out, _ = run_main(['info'])
         self.assertEqual(status, 0)
         self.assertIn('python:                %s %s (%s)\n'
                       % (platform.python_implementation(), platform.python_version(),
