@@ -274,6 +274,7 @@ class _Allocator(object):
         self._expiries = collections.deque()
         self._quarantine = set()  # reserve_port() leases that expired unreleased
         self._known = set()     # every port this allocator ever leased
+        self._singles = 0       # leases holding a name of their own (single ports)
         self._mutex = threading.Lock()
         if port_range is not None:
             low, high = port_range
@@ -323,7 +324,7 @@ class _Allocator(object):
 
     def held_units(self):
         """How many blocks and single ports this allocator holds in its store."""
-        return len(self._blocks) + sum(1 for lease in self._leases.values() if lease.handle)
+        return len(self._blocks) + self._singles
 
     def close(self):
         """Give every block and single port back (at exit, or when the config changed)."""
@@ -334,6 +335,7 @@ class _Allocator(object):
             self._expiries.clear()
             self._live.clear()
             self._idle.clear()
+            self._singles = 0
             handles = list(blocks.values()) + [l.handle for l in leases.values() if l.handle]
             for handle in handles:
                 try:
@@ -552,6 +554,8 @@ class _Allocator(object):
     def _lease(self, port, reserved, now, expiry, handle=None):
         lease = _Lease(port, expiry, reserved, now, handle)
         self._leases[port] = lease
+        if handle is not None:
+            self._singles += 1
         self._expiries.append(lease)
         self._known.add(port)
         index = port // BLOCK_SIZE
@@ -563,6 +567,7 @@ class _Allocator(object):
     def _end(self, lease, now, expired=False):
         """A lease ends: its port goes back (a reserved one that expired is quarantined)."""
         if lease.handle is not None:
+            self._singles -= 1
             try:
                 self.store.release(lease.handle)
             except _compat.OS_ERRORS:
@@ -605,7 +610,7 @@ class _Allocator(object):
             why = ('every port in it is leased by a live process or bound (%d by this one)'
                    % len(self._leases))
         else:
-            own = len(self._blocks) + sum(1 for lease in self._leases.values() if lease.handle)
+            own = self.held_units()
             why = ('every block of %d ports in it is held by a live process (%d by this one, '
                    'whose ports are all leased or bound)' % (BLOCK_SIZE, own))
         return NoFreePortError(
