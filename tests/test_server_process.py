@@ -121,7 +121,9 @@ class ModesTest(IsolatedMixin, unittest.TestCase):
         self.assertEnds(grandchild)
 
     def test_discover_http_server_on_port_0(self):
-        server = servers.start_server_process([sys.executable, '-m', HTTP_SERVER, '0'],
+        # -u: 2.7's SimpleHTTPServer prints "Serving ... port N" into a buffer
+        # that SIGTERM would discard.
+        server = servers.start_server_process([sys.executable, '-u', '-m', HTTP_SERVER, '0'],
                                               'discover', cwd=os.path.dirname(CHILD))
         try:
             sock = socket.create_connection(server.address, 10)

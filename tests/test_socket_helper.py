@@ -607,8 +607,9 @@ class DeadProcessDirectoriesTest(unittest.TestCase):
     def test_directory_of_a_process_ended_by_os_exit_is_removed_by_the_next(self):
         base = tempfile.mkdtemp(prefix='tsu-dead-')
         self.addCleanup(shutil.rmtree, base, True)
-        code = ('import os; from testsupport import socket_helper as s\n'
-                'print(s.create_unix_domain_name()); os._exit(0)\n')  # no atexit: the dir stays
+        code = ('import os, sys; from testsupport import socket_helper as s\n'
+                'print(s.create_unix_domain_name()); sys.stdout.flush()\n'
+                'os._exit(0)\n')  # no atexit: the directory stays
         env = dict(os.environ, TMPDIR=base, PYTHONPATH=_project_root())
         out = subprocess.check_output([sys.executable, '-c', code], env=env)
         left = os.path.dirname(out.decode('ascii').strip())
