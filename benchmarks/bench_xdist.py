@@ -11,7 +11,9 @@ time. Exits 0 only if every test passed with no such error.
     python benchmarks/bench_xdist.py --tests 500 --workers 4
     python benchmarks/bench_xdist.py --strategy ephemeral # CPython's find_unused_port
 
-``--strategy ephemeral`` sets ``TESTSUPPORT_PORT_STRATEGY=ephemeral``: ports
+The run uses a private registry (``TESTSUPPORT_PORT_REGISTRY`` in its temporary
+directory: a kernel namespace of its own on Linux), so it leaves other users of
+the machine alone. ``--strategy ephemeral`` sets ``TESTSUPPORT_PORT_STRATEGY=ephemeral``: ports
 come from ``bind(port 0)``, then close, with no leases, for comparison. Needs
 pytest and pytest-xdist for the running Python; the testsupport under test is
 the one this script imports.
@@ -51,6 +53,9 @@ def run(count, workers, strategy):
         env['PYTHONPATH'] = os.pathsep.join([package_parent, env.get('PYTHONPATH', '')])
         env['PYTHONDONTWRITEBYTECODE'] = '1'
         env['TESTSUPPORT_PORT_STRATEGY'] = strategy
+        # A lease namespace of the run's own: it neither takes ports from nor is
+        # kept off ports by other users of the machine.
+        env['TESTSUPPORT_PORT_REGISTRY'] = os.path.join(directory, 'registry')
         command = [sys.executable, '-m', 'pytest', '-q', '-p', 'no:cacheprovider',
                    '-p', 'no:testsupport', '-p', 'testsupport.pytest_plugin', '-p', 'xdist',
                    '-n', str(workers), 'test_servers.py']

@@ -270,6 +270,26 @@ class PressureTests(object):
         clock.now += allocator._MIN_REUSE_SECONDS
         self.assertEqual(self.take(alloc, reserved=False, never_fail=True), first[0])
 
+    def test_a_full_range_is_looked_through_once_a_second(self):
+        clock = FakeClock()
+        store = self.make_store(clock)
+        port_range = random_range(4)
+        other = self.make_allocator(port_range, clock, store=store)
+        for _ in range(4 * allocator.BLOCK_SIZE):
+            self.take(other)
+        counting = CountingStore(store)
+        alloc = self.make_allocator(port_range, clock, store=counting)
+        self.catch_warnings()
+        for _ in range(10):
+            self.take(alloc, reserved=False, never_fail=True)
+        self.assertEqual(counting.block_tries, 4)  # each block once, not once per call
+        clock.now += allocator._RESCAN_SECONDS
+        self.take(alloc, reserved=False, never_fail=True)
+        self.assertEqual(counting.block_tries, 8)
+        with self.assertRaises(allocator.NoFreePortError):
+            self.take(alloc)  # reserve_port() always looks
+        self.assertEqual(counting.block_tries, 12)
+
     def test_at_most_max_units_held(self):
         caught = self.catch_warnings()
         alloc = self.make_allocator(random_range(8), max_units=2)
@@ -278,6 +298,22 @@ class PressureTests(object):
         self.assertTrue(all(bindable(port) for port in ports))
         self.assertLessEqual(alloc.held_units(), 2)
         self.assertEqual(len(caught), 1)  # one warning, however many fall-backs
+
+
+class CountingStore(object):
+    """A store that counts the block names tried (acquire of ``b<n>``)."""
+
+    def __init__(self, store):
+        self.store = store
+        self.block_tries = 0
+
+    def acquire(self, name, expiry, detached=False):
+        if name.startswith('b'):
+            self.block_tries += 1
+        return self.store.acquire(name, expiry, detached)
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
 
 
 class MemoryPolicyTest(PolicyTests, PressureTests, PolicyTestCase):
@@ -302,6 +338,25 @@ class FilePolicyTest(PolicyTests, PolicyTestCase):
                               if n.endswith('.lease')]), 2)  # one entry per block
         alloc.close()
         self.assertEqual([n for n in os.listdir(store.directory) if n.endswith('.lease')], [])
+
+    def test_block_entry_is_rewritten_once_per_lease_time(self):
+        clock = FakeClock()
+        store = self.make_store(clock)
+        alloc = self.make_allocator(random_range(4), clock, store=store)
+
+        def entry():
+            names = [n for n in os.listdir(store.directory) if n.endswith('.lease')]
+            with open(os.path.join(store.directory, names[0])) as fp:
+                return fp.read()
+        self.take(alloc, reserved=False)
+        first = entry()
+        for _ in range(10):
+            clock.now += 1
+            self.take(alloc, reserved=False)
+        self.assertEqual(entry(), first)  # every lease ends before the block does
+        clock.now += 51
+        self.take(alloc, reserved=False)  # this one would outlive it: renewed
+        self.assertNotEqual(entry(), first)
 
     def test_expired_block_of_another_owner_is_taken_over(self):
         clock = FakeClock()

@@ -5,7 +5,8 @@ A *lease name* is short text (``b1907`` for the block of ports 61024-61055,
 interface that the allocator's policy uses:
 
 ``acquire(name, expiry, detached=False)``
-    hold *name* until *expiry* (a ``time.time()`` value); a handle, or None if
+    hold *name* until *expiry* (a ``time.time()`` value); a handle (its
+    ``expiry`` attribute says until when it is held), or None if
     someone else holds it. *detached*: the lease must outlive this process
     (the ``port`` command).
 ``renew(handle, expiry)``

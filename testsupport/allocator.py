@@ -113,6 +113,10 @@ _IDLE_BLOCK_SECONDS = 1.0
 _MIN_REUSE_SECONDS = 1.0
 #: How many of its own leases find_unused_port() tries before kernel ports.
 _REUSE_TRIES = 64
+#: After finding every block of the range held, find_unused_port() looks again
+#: this many seconds later at the earliest (a look tries every block's name:
+#: about 5 ms for 1,000 blocks held by others), reusing its own leases meanwhile.
+_RESCAN_SECONDS = 1.0
 _STRATEGIES = ('registry', 'ephemeral')
 
 
@@ -135,12 +139,46 @@ _Config = collections.namedtuple('_Config', 'port_range directory private lease_
 
 
 def _strategy(environ):
-    value = environ.get(STRATEGY_ENV_VAR, '').strip().lower() or 'registry'
+    return _parse_strategy(environ.get(STRATEGY_ENV_VAR))
+
+
+def _parse_strategy(raw):
+    if raw is None:
+        return 'registry'
+    value = raw.strip().lower() or 'registry'
     if value not in _STRATEGIES:
         raise ValueError('%s is %r; use "registry" (the default: leased ports) or "ephemeral" '
                          '(CPython\'s behaviour: bind port 0, close, return)'
-                         % (STRATEGY_ENV_VAR, environ.get(STRATEGY_ENV_VAR)))
+                         % (STRATEGY_ENV_VAR, raw))
     return value
+
+
+#: The variables read at every call, in the order _settings() returns them.
+_SETTING_NAMES = (STRATEGY_ENV_VAR, RANGE_ENV_VAR, REGISTRY_ENV_VAR, LEASE_ENV_VAR,
+                  BACKEND_ENV_VAR)
+_encoded_names = {}  # an os.environ's encodekey -> _SETTING_NAMES as keys of its own dict
+
+
+def _settings(environ):
+    """The values of the TESTSUPPORT_PORT_* variables in *environ*, None where unset.
+
+    They are read at every call, so this must be cheap: ``os.environ.get()`` of
+    an unset variable raises and catches KeyError twice inside, and the five
+    such reads cost about 2.5 us, more than the rest of find_unused_port()
+    besides its bind check. So the dict behind ``os.environ`` (``_data`` on
+    Python 3 and PyPy 3) is read directly, through the same ``encodekey`` and
+    ``decodevalue`` that ``os.environ[name]`` uses; any other mapping (2.7's
+    ``os.environ``, a plain dict) through ``get()``.
+    """
+    data = getattr(environ, '_data', None)
+    if type(data) is dict:
+        encodekey, decode = environ.encodekey, environ.decodevalue
+        keys = _encoded_names.get(encodekey)
+        if keys is None:
+            keys = _encoded_names[encodekey] = tuple([encodekey(n) for n in _SETTING_NAMES])
+        return tuple([raw if raw is None else decode(raw) for raw in map(data.get, keys)])
+    get = environ.get
+    return tuple([get(name) for name in _SETTING_NAMES])
 
 
 def _parse_range(value):
@@ -271,11 +309,13 @@ class _Allocator(object):
         self._idle = {}         # block index -> when its last lease ended
         self._free = collections.deque()
         self._leases = {}       # port -> _Lease
+        self._singles = 0       # leases in self._leases that hold a name of their own
         self._expiries = collections.deque()
         self._quarantine = set()  # reserve_port() leases that expired unreleased
         self._known = set()     # every port this allocator ever leased
         self._singles = 0       # leases holding a name of their own (single ports)
         self._mutex = threading.Lock()
+        self._rescan_at = 0.0   # find_unused_port() looks for a free block from then on
         if port_range is not None:
             low, high = port_range
             self._first_block, self._last_block = low // BLOCK_SIZE, high // BLOCK_SIZE
@@ -291,7 +331,7 @@ class _Allocator(object):
             expiry = now + self.lease_seconds
             want = (family, socktype, host, caller, reserved, now, expiry)
             if self.unit == 'block':
-                port = self._from_blocks(*want)
+                port = self._from_blocks(*want, rescan=not never_fail or now >= self._rescan_at)
             elif self.unit == 'port':
                 port = self._single(self._range_candidates(), *want)
             else:
@@ -331,6 +371,7 @@ class _Allocator(object):
         with self._mutex:
             blocks, self._blocks = self._blocks, {}
             leases, self._leases = self._leases, {}
+            self._singles = 0
             self._free.clear()
             self._expiries.clear()
             self._live.clear()
@@ -353,7 +394,8 @@ class _Allocator(object):
                 sock.close()  # the child's copy only: the parent still holds the name
 
     # -- blocks ------------------------------------------------------------
-    def _from_blocks(self, family, socktype, host, caller, reserved, now, expiry):
+    def _from_blocks(self, family, socktype, host, caller, reserved, now, expiry, rescan=True):
+        """A port of a block we hold, claiming another block if needed (and *rescan*)."""
         budget = len(self._free)
         candidates = None
         while True:
@@ -372,16 +414,24 @@ class _Allocator(object):
                 if error is not None:
                     self._free.append(port)  # bound by a process that does not lease
                     continue
-                if not self.store.renew(self._blocks[index], self._block_expiry(expiry)):
+                handle = self._blocks[index]
+                # Renewed only when this lease would outlive the block, then by
+                # a whole lease time more: a file store rewrites the block's
+                # entry about once per lease time, not at every lease.
+                if expiry > handle.expiry and not self.store.renew(
+                        handle, self._block_expiry(expiry)):
                     self._drop_block(index)  # taken over after it expired
                     continue
                 return self._lease(port, reserved, now, expiry)
             if self.held_units() >= self.max_units:
                 return None
             if candidates is None:
+                if not rescan:
+                    return None
                 candidates = self._candidate_blocks()
             ports = self._claim_next(candidates, expiry)
             if ports is None:
+                self._rescan_at = now + _RESCAN_SECONDS
                 return None
             self._free.extendleft(reversed(ports))
             budget = len(ports)
@@ -432,6 +482,8 @@ class _Allocator(object):
                 pass
 
     def _return_idle_blocks(self, now):
+        if not self._idle:
+            return
         for index, since in list(self._idle.items()):
             if now - since >= _IDLE_BLOCK_SECONDS:
                 self._drop_block(index)
@@ -527,7 +579,9 @@ class _Allocator(object):
     def _reuse_own(self, family, socktype, host, caller, now, expiry):
         """Re-lease one of our find_unused_port() leases older than a second and unbound."""
         tried = 0
-        for lease in list(self._expiries):
+        # No copy of the deque (it holds every lease: a copy per call under
+        # pressure cost more than the rest): it changes only right before return.
+        for lease in self._expiries:
             if tried >= _REUSE_TRIES or now - lease.started < _MIN_REUSE_SECONDS:
                 break
             if self._leases.get(lease.port) is not lease or lease.reserved:
@@ -683,14 +737,15 @@ _state = {}
 _state_lock = threading.Lock()
 
 
-def _current(environ=None):
+def _current(environ=None, settings=None):
     """The allocator for this process and configuration (a fresh one after fork).
 
     Created once under a lock: threads making their first call at once share it.
+    *settings* is ``_settings(environ)`` if the caller has it already.
     """
     environ = os.environ if environ is None else environ
-    key = (os.getpid(), environ.get(RANGE_ENV_VAR), environ.get(REGISTRY_ENV_VAR),
-           environ.get(LEASE_ENV_VAR), environ.get(BACKEND_ENV_VAR))
+    settings = _settings(environ) if settings is None else settings
+    key = (os.getpid(),) + settings[1:]
     allocator = _state.get(key)
     if allocator is not None:
         return allocator
@@ -768,9 +823,11 @@ def lease_port(family, socktype, host, caller, platform, reserved=False, never_f
     _sockets.check_port_family(caller, family, platform, socktype)
     if host is not None:
         _sockets.check_host(caller, host)
-    if _strategy(environ) == 'ephemeral':
+    settings = _settings(environ)
+    if _parse_strategy(settings[0]) == 'ephemeral':
         return _sockets.kernel_port(family, socktype, host, platform, caller)
-    return _current(environ).allocate(family, socktype, host, reserved, caller, never_fail)
+    return _current(environ, settings).allocate(family, socktype, host, reserved, caller,
+                                                never_fail)
 
 
 def release_port(port):
