@@ -190,7 +190,7 @@ class FailuresTest(IsolatedMixin, unittest.TestCase):
 
     def test_lease_server_on_another_port_times_out(self):
         message = self.start_fails(child('--port', '0', '--ignore-term', '{port}'), 'lease',
-                                   timeout=0.5)
+                                   timeout=0.5, stop_timeout=0.5)
         self.assertIn('never accepted a connection at 127.0.0.1:', message)
         self.assertIn('at the port it is given', message)
 
