@@ -285,7 +285,9 @@ class FileStore(object):
         return 'held', content
 
     def acquire(self, name, expiry, detached=False):
-        content = self._content(expiry, detached)
+        # A detached lease is this process's (judged by its liveness) until
+        # detach() hands it on: killed before that, it leaves nothing held.
+        content = self._content(expiry, False)
         path = self._path(name)
         try:
             platform_shim.create_file_exclusive(path, content.encode('ascii'))
@@ -319,6 +321,17 @@ class FileStore(object):
         with self._locked() as locked:
             if locked and self.judge(handle.name)[1] == handle.token:
                 platform_shim.remove_quietly(self._path(handle.name))
+
+    def detach(self, handles):
+        """Make the entries of *handles* outlive this process; False if one was lost."""
+        with self._locked() as locked:
+            for handle in handles:
+                if not locked or self.judge(handle.name)[1] != handle.token:
+                    return False
+                content = self._content(handle.expiry, True)
+                platform_shim.rewrite_file(self._path(handle.name), content.encode('ascii'))
+                handle.token = content
+        return True
 
     def release_detached(self, name):
         """Remove the detached entry of *name* (the ``release`` command); True if removed."""
@@ -518,8 +531,9 @@ class Keeper(object):
 
     ``hold()`` makes them outlive this process until *until*: kernel names are
     passed to a small detached holder process (it answers ``release``
-    requests and exits at *until*); file entries already outlive it.
-    ``give_back()`` ends them all now.
+    requests and exits at *until*); file entries are marked detached (until
+    then they are this process's, so a kill before ``hold()`` leaves them
+    stale). ``give_back()`` ends them all now.
     """
 
     def __init__(self, store, handles, until):
@@ -530,6 +544,11 @@ class Keeper(object):
         try:
             if isinstance(self.store, KernelStore) and self.handles:
                 _spawn_holder([h.sock for h in self.handles], self.until)
+            elif isinstance(self.store, FileStore) and self.handles:
+                if not self.store.detach(self.handles):
+                    raise OSError('a lease entry in %s was lost before it could be handed '
+                                  'on: the ports are not leased beyond this process'
+                                  % self.store.directory)
             elif isinstance(self.store, MemoryStore) and self.handles:
                 warn_once(('detached memory',),
                           'testsupport: leases are kept in memory here, so the ports printed '
