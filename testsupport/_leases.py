@@ -181,8 +181,9 @@ def kernel_names_work(platform):
         return False
     store = KernelStore(platform, 'probe')
     try:
-        import random
-        handle = store.acquire('%d-%016x' % (os.getpid(), random.getrandbits(64)), 0.0)
+        # No random name: on 2.7 importing random needs a descriptor, and with
+        # none left that ImportError would escape. A taken name answers too.
+        handle = store.acquire('%d' % os.getpid(), 0.0)
     except _compat.OS_ERRORS as exc:
         # No descriptor left says nothing about the system: don't give up the
         # kernel store for the life of the process over it.
