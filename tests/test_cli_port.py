@@ -161,6 +161,21 @@ class PortCommandTest(unittest.TestCase):
                               [str(p) for p in ports], env=env)
         self.assertFalse(any(self.held(port) for port in ports))
 
+    @unittest.skipUnless(os.path.exists('/bin/sh'), 'requires /bin/sh to close descriptors')
+    def test_closed_stdin_and_stderr_still_lease_every_port(self):
+        # With fds 0 and 2 closed the lease sockets take those numbers; the
+        # holder must still get them (it used to get /dev/null instead: the
+        # ports were printed unleased, and on 2.7 the holder spun on it).
+        env = dict(os.environ, PYTHONPATH=ROOT)
+        script = 'exec "$0" -m testsupport port -n 2 --lease 30 <&- 2>&-'
+        child = subprocess.Popen(['/bin/sh', '-c', script, sys.executable], env=env,
+                                 stdout=subprocess.PIPE)
+        out = child.communicate()[0].decode('ascii')
+        ports = [int(line) for line in out.splitlines()]
+        self.release_at_cleanup(ports)
+        self.assertEqual((child.returncode, len(ports)), (0, 2))
+        self.assertEqual([self.held(port) for port in ports], [True, True])
+
 
 if __name__ == '__main__':
     unittest.main()

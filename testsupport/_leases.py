@@ -575,9 +575,21 @@ class Keeper(object):
 
 
 def _spawn_holder(socks, until):
+    import fcntl
     import sys
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    fds = [sock.fileno() for sock in socks]
+    # A socket may have taken fd 0, 1 or 2 (the command ran with them closed),
+    # which Popen points at /dev/null in the child: pass copies above them.
+    fds = [fcntl.fcntl(sock.fileno(), fcntl.F_DUPFD, 3) for sock in socks]
+    try:
+        _start_holder(root, fds, until)
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def _start_holder(root, fds, until):
+    import sys
     # The holder first closes what it inherited beyond the sockets (2.7 cannot
     # pass just those), then runs hold_main.
     code = ('import os, sys\n'
