@@ -176,6 +176,37 @@ class PortCommandTest(unittest.TestCase):
         self.assertEqual((child.returncode, len(ports)), (0, 2))
         self.assertEqual([self.held(port) for port in ports], [True, True])
 
+    @unittest.skipUnless(os.path.exists('/bin/sh'), 'requires /bin/sh to close descriptors')
+    def test_closed_or_full_stdout_exits_1_without_a_traceback(self):
+        first, last = allocator._default_range(platform_shim.current().ephemeral_port_range())
+        low = random.randrange(first // 32 + 1, last // 32 - 1) * 32
+        self.set_env(allocator.RANGE_ENV_VAR, '%d-%d' % (low, low + 63))
+        env = dict(os.environ, PYTHONPATH=ROOT)
+        for command in ('port -n 2', 'info', 'info --json', '--help', 'port --help'):
+            for redirect in ('>&-', '>/dev/full'):
+                script = 'exec "$0" -m testsupport %s %s' % (command, redirect)
+                child = subprocess.Popen(['/bin/sh', '-c', script, sys.executable], env=env,
+                                         stderr=subprocess.PIPE)
+                err = child.communicate()[1].decode('utf-8', 'replace')
+                what = '%s %s: %s' % (command, redirect, err)
+                self.assertNotIn('Traceback', err, what)
+                if not command.endswith('--help'):  # 3.x's argparse ignores write errors
+                    self.assertEqual(child.returncode, 1, what)
+                if command.startswith('port -n'):
+                    self.assertIn('nothing stays leased', err, what)
+        self.assertEqual([p for p in range(low, low + 64) if self.held(p)], [])
+
+    @unittest.skipUnless(os.path.exists('/bin/sh'), 'requires /bin/sh to close descriptors')
+    def test_closed_stderr_keeps_the_exit_status(self):
+        env = dict(os.environ, PYTHONPATH=ROOT)
+        for command, status in (('port -n 0', 2), ('release', 2), ('release 1', 1), ('', 2),
+                                ('port -n 2 >&-', 1), ('info >&-', 1)):
+            script = 'exec "$0" -m testsupport %s 2>&-' % command
+            child = subprocess.Popen(['/bin/sh', '-c', script, sys.executable], env=env,
+                                     stdout=subprocess.PIPE)
+            child.communicate()
+            self.assertEqual(child.returncode, status, command)
+
 
 if __name__ == '__main__':
     unittest.main()
