@@ -371,6 +371,24 @@ class KeeperTest(unittest.TestCase):
             ppid = int(f.read().rsplit(')', 1)[1].split()[1])
         self.assertNotEqual(ppid, os.getpid())
 
+    def test_silent_clients_do_not_stall_the_holder(self):
+        # Connections that never send (a stuck or hostile process of the same
+        # user) used to hold the holder 1 s each: a release behind five of
+        # them timed out.
+        self.hold(['p6', 'p7'], time.time() + 600)
+        silent = []
+        for _ in range(5):
+            sock = socket.socket(PLATFORM.af_unix, socket.SOCK_STREAM)
+            self.addCleanup(sock.close)
+            sock.connect(self.store.address('p6'))
+            silent.append(sock)
+        start = time.time()
+        self.assertTrue(self.store.request_release('p7'))
+        self.assertLess(time.time() - start, 1.0)
+        self.assertFalse(self.store.held('p7'))
+        self.assertTrue(self.store.held('p6'))
+        self.assertTrue(self.store.request_release('p6'))
+
     @skip_unless_root
     def test_release_request_of_another_user_is_refused(self):
         uid, gid = _make_user(self)

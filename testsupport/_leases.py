@@ -619,6 +619,12 @@ def _start_holder(root, fds, until):
                       'ports are not leased beyond this process' % (sys.executable, status))
 
 
+#: How long the holder waits for a connected requester to say "release".
+_REQUEST_SECONDS = 2.0
+#: Requests the holder waits on at once; older ones are dropped beyond this.
+_MAX_PENDING = 32
+
+
 def hold_main(args):
     """The detached holder: keep the inherited listening sockets until the expiry in *args*.
 
@@ -626,6 +632,8 @@ def hold_main(args):
     closes the socket it reached; the holder exits when none is left or at the
     expiry. Runs in its own session with stdio on /dev/null, forked off the
     process its spawner waits for (so it is nobody's zombie when it exits).
+    Nothing blocks: a client that connects and says nothing is dropped after
+    a while without delaying anyone else's request.
     """
     import select
     import time
@@ -636,6 +644,7 @@ def hold_main(args):
         fd = int(text)
         sock = socket.fromfd(fd, platform.af_unix, socket.SOCK_STREAM)
         os.close(fd)
+        sock.setblocking(False)
         socks[sock.fileno()] = sock
     poller = select.poll()
     for fd in socks:
@@ -643,43 +652,61 @@ def hold_main(args):
     uid = platform_shim.user_id()
     if os.fork() != 0:
         os._exit(0)
+    pending = {}  # connection fd -> (connection, listening socket, deadline)
+
+    def drop(fd):
+        conn = pending.pop(fd)[0]
+        poller.unregister(fd)
+        conn.close()
+
     while socks:
-        remaining = until - time.time()
-        if remaining <= 0:
+        now = time.time()
+        if now >= until:
             break
-        for fd, _event in poller.poll(min(remaining, 3600.0) * 1000.0):
-            sock = socks.get(fd)
-            if sock is not None and _answer_release(sock, platform, uid):
-                poller.unregister(fd)
-                del socks[fd]
-                sock.close()
+        for fd in [fd for fd, entry in pending.items() if entry[2] <= now]:
+            drop(fd)
+        wait = min([until - now, 3600.0] + [entry[2] - now for entry in pending.values()])
+        for fd, _event in poller.poll(max(wait, 0.0) * 1000.0):
+            if fd in socks:
+                conn = _accept_request(socks[fd], platform, uid)
+                if conn is None:
+                    continue
+                while len(pending) >= _MAX_PENDING:
+                    drop(min(pending, key=lambda key: pending[key][2]))
+                pending[conn.fileno()] = (conn, socks[fd], now + _REQUEST_SECONDS)
+                poller.register(conn.fileno(), select.POLLIN)
+            elif fd in pending:
+                conn, sock = pending[fd][:2]
+                if _is_release(conn) and socks.get(sock.fileno()) is sock:
+                    # Closed before answering: the name is free once "ok" is heard.
+                    poller.unregister(sock.fileno())
+                    del socks[sock.fileno()]
+                    sock.close()
+                    try:
+                        conn.sendall(b'ok\n')
+                    except _compat.OS_ERRORS:
+                        pass  # the requester left: released all the same
+                drop(fd)
 
 
-def _answer_release(sock, platform, uid):
-    """Serve one request on *sock*; True if it was a release from this user (or root).
-
-    A release closes *sock* before answering, so the name is free by the time
-    the requester hears "ok".
-    """
+def _accept_request(sock, platform, uid):
+    """A connection on *sock* from this user (or root), non-blocking; None otherwise."""
     try:
         conn, _addr = sock.accept()
     except _compat.OS_ERRORS:
-        return False
-    try:
-        conn.settimeout(1.0)
-        peer = platform_shim.peer_uid(platform, conn)
-        if peer not in (uid, 0) or not conn.recv(16).startswith(b'release'):
-            return False
-        sock.close()
-        try:
-            conn.sendall(b'ok\n')
-        except _compat.OS_ERRORS + _compat.TIMEOUT_ERRORS:
-            pass  # the requester left: released all the same
-        return True
-    except _compat.OS_ERRORS + _compat.TIMEOUT_ERRORS:
-        return False
-    finally:
+        return None
+    if platform_shim.peer_uid(platform, conn) not in (uid, 0):
         conn.close()
+        return None
+    conn.setblocking(False)
+    return conn
+
+
+def _is_release(conn):
+    try:
+        return conn.recv(16).startswith(b'release')
+    except _compat.OS_ERRORS:
+        return False
 
 
 def release_detached(store, name):
