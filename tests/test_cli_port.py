@@ -161,6 +161,13 @@ class PortCommandTest(unittest.TestCase):
                               [str(p) for p in ports], env=env)
         self.assertFalse(any(self.held(port) for port in ports))
 
+    def test_release_is_a_no_op_under_the_ephemeral_strategy(self):
+        # As release_port(): 'port' leased nothing, so a script's 'release' succeeds.
+        self.set_env(allocator.STRATEGY_ENV_VAR, 'ephemeral')
+        status, out, err = run_main(['port', '-n', '2'])
+        self.assertEqual((status, err), (0, ''))
+        self.assertEqual(run_main(['release'] + out.split()), (0, '', ''))
+
     @unittest.skipUnless(os.path.exists('/bin/sh'), 'requires /bin/sh to close descriptors')
     def test_closed_stdin_and_stderr_still_lease_every_port(self):
         # With fds 0 and 2 closed the lease sockets take those numbers; the

@@ -830,7 +830,13 @@ def lease_detached_ports(count, family, socktype, lease_seconds=None, environ=No
 
 
 def release_detached_ports(ports, environ=None):
-    """End detached leases of *ports* (the ``release`` command); the ports not released."""
+    """End detached leases of *ports* (the ``release`` command); the ports not released.
+
+    Under ``TESTSUPPORT_PORT_STRATEGY=ephemeral`` nothing was leased: a no-op,
+    as :func:`release_port`.
+    """
     environ = os.environ if environ is None else environ
+    if _strategy(environ) == 'ephemeral':
+        return []
     store = _current(environ).store
     return [port for port in ports if not _leases.release_detached(store, 'p%d' % port)]
