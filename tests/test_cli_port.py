@@ -161,6 +161,18 @@ class PortCommandTest(unittest.TestCase):
                               [str(p) for p in ports], env=env)
         self.assertFalse(any(self.held(port) for port in ports))
 
+    @unittest.skipUnless(os.path.exists('/bin/sh'), 'requires /bin/sh for ulimit')
+    def test_a_thousand_ports_under_ulimit_1024(self):
+        env = dict(os.environ, PYTHONPATH=ROOT)
+        script = 'ulimit -n 1024 && exec "$0" -m testsupport port -n 1000'
+        child = subprocess.Popen(['/bin/sh', '-c', script, sys.executable], env=env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out, err = child.communicate()
+        ports = [int(line) for line in out.decode('ascii').splitlines()]
+        self.release_at_cleanup(ports)
+        self.assertEqual((child.returncode, err.decode('utf-8')), (0, ''))
+        self.assertEqual(len(set(ports)), 1000)
+
     def test_release_is_a_no_op_under_the_ephemeral_strategy(self):
         # As release_port(): 'port' leased nothing, so a script's 'release' succeeds.
         self.set_env(allocator.STRATEGY_ENV_VAR, 'ephemeral')

@@ -579,12 +579,14 @@ def _spawn_holder(socks, until):
     import sys
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     # A socket may have taken fd 0, 1 or 2 (the command ran with them closed),
-    # which Popen points at /dev/null in the child: pass copies above them.
-    fds = [fcntl.fcntl(sock.fileno(), fcntl.F_DUPFD, 3) for sock in socks]
+    # which Popen points at /dev/null in the child: pass copies above them
+    # (only of those: copying all would double the descriptors, -n 1000).
+    fds = [sock.fileno() for sock in socks]
+    copies = [fcntl.fcntl(fd, fcntl.F_DUPFD, 3) for fd in fds if fd <= 2]
     try:
-        _start_holder(root, fds, until)
+        _start_holder(root, [fd for fd in fds if fd > 2] + copies, until)
     finally:
-        for fd in fds:
+        for fd in copies:
             os.close(fd)
 
 
