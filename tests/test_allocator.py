@@ -282,7 +282,12 @@ class PressureTests(object):
 
     def test_at_most_max_units_held(self):
         alloc = self.make_allocator(random_range(8), max_units=2)
-        ports = [self.take(alloc, reserved=False, never_fail=True) for _ in range(100)]
+        with warnings.catch_warnings(record=True) as caught:  # so that -W error passes
+            warnings.simplefilter('always')
+            ports = [self.take(alloc, reserved=False, never_fail=True) for _ in range(100)]
+        for warning in caught:  # at most one: warned once per process and range
+            self.assertIs(warning.category, allocator.PortRegistryWarning)
+            self.assertIn('handing out kernel-assigned ports', str(warning.message))
         self.assertEqual(len(set(ports[:64])), 64)  # two blocks, then CPython's way
         self.assertTrue(all(bindable(port) for port in ports))
         self.assertLessEqual(alloc.held_units(), 2)
