@@ -173,6 +173,19 @@ class PortCommandTest(unittest.TestCase):
         self.assertEqual((child.returncode, err.decode('utf-8')), (0, ''))
         self.assertEqual(len(set(ports)), 1000)
 
+    @unittest.skipUnless(os.path.exists('/bin/sh'), 'requires /bin/sh for ulimit')
+    def test_too_few_descriptors_is_said_so(self):
+        # It used to say every block of the range was held by a live process.
+        env = dict(os.environ, PYTHONPATH=ROOT)
+        script = 'ulimit -n 128 && exec "$0" -m testsupport port -n 500'
+        child = subprocess.Popen(['/bin/sh', '-c', script, sys.executable], env=env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out, err = child.communicate()
+        self.assertEqual((child.returncode, out), (1, b''))
+        self.assertIn('of 500 ports could be leased: each is held by a file descriptor until '
+                      'the command ends, and this process may open 128 (ulimit -n); ask for '
+                      'fewer, or raise the limit', err.decode('utf-8'))
+
     def test_release_is_a_no_op_under_the_ephemeral_strategy(self):
         # As release_port(): 'port' leased nothing, so a script's 'release' succeeds.
         self.set_env(allocator.STRATEGY_ENV_VAR, 'ephemeral')

@@ -632,12 +632,28 @@ class _Allocator(object):
                     port = self._next_detached(candidates, family, socktype, host, caller,
                                                expiry, taken)
                     if port is None:
-                        raise self._exhausted(caller)
+                        raise self._detached_exhausted(caller, len(taken), count)
             except BaseException:
                 for _port, handle in taken:
                     self.store.release(handle)
                 raise
             return taken
+
+    def _detached_exhausted(self, caller, taken, count):
+        """The error when no more detached ports could be had: the range, or descriptors.
+
+        Each port is held by a descriptor until the command ends, and a name
+        check that fails for want of one looks like a taken name: near the
+        descriptor limit, say that instead of blaming the range.
+        """
+        limit = platform_shim.fd_soft_limit()
+        if limit is None or taken + 64 < limit:
+            return self._exhausted(caller)
+        return NoFreePortError(
+            self.platform.errnos['EADDRINUSE'],
+            '%s: only %d of %d ports could be leased: each is held by a file descriptor '
+            'until the command ends, and this process may open %d (ulimit -n); ask for '
+            'fewer, or raise the limit' % (caller, taken, count, limit))
 
     def _next_detached(self, candidates, family, socktype, host, caller, expiry, taken):
         attempts = 0
