@@ -316,6 +316,26 @@ class FilePolicyTest(PolicyTests, PolicyTestCase):
         alloc.close()
         self.assertEqual([n for n in os.listdir(store.directory) if n.endswith('.lease')], [])
 
+    def test_block_file_is_rewritten_about_once_per_lease_time(self):
+        # Not at every lease (a lock, a read and a write each): only when a
+        # lease would outlive the entry.
+        clock = FakeClock()
+        store = self.make_store(clock)
+        alloc = self.make_allocator(random_range(4), clock, lease=30, store=store)
+        port = self.take(alloc)
+        path = os.path.join(store.directory, 'b%d.lease' % (port // allocator.BLOCK_SIZE))
+        with open(path) as f:
+            first = f.read()
+        for _ in range(10):
+            clock.now += 2
+            self.assertEqual(self.take(alloc) // allocator.BLOCK_SIZE, port // allocator.BLOCK_SIZE)
+        with open(path) as f:
+            self.assertEqual(f.read(), first)
+        clock.now += 15  # now a new lease ends after the entry: renewed
+        self.take(alloc)
+        with open(path) as f:
+            self.assertGreaterEqual(float(f.read().split()[2]), clock.now + 30)
+
     def test_expired_block_of_another_owner_is_taken_over(self):
         clock = FakeClock()
         store = self.make_store(clock)

@@ -370,7 +370,11 @@ class _Allocator(object):
                 if error is not None:
                     self._free.append(port)  # bound by a process that does not lease
                     continue
-                if not self.store.renew(self._blocks[index], self._block_expiry(expiry)):
+                handle = self._blocks[index]
+                # Renewed only when this lease would outlive the block's entry
+                # (then for a lease time more): about once per lease time.
+                if (handle.expiry < expiry
+                        and not self.store.renew(handle, self._block_expiry(expiry))):
                     self._drop_block(index)  # taken over after it expired
                     continue
                 return self._lease(port, reserved, now, expiry)
