@@ -336,6 +336,25 @@ class FilePolicyTest(PolicyTests, PolicyTestCase):
         with open(path) as f:
             self.assertGreaterEqual(float(f.read().split()[2]), clock.now + 30)
 
+    def test_reused_leases_keep_their_block(self):
+        # Under pressure find_unused_port() reuses its own leases again and
+        # again; the block entry must not expire under them, or another
+        # process takes the block over and hands out the same ports.
+        clock = FakeClock()
+        store = self.make_store(clock)
+        alloc = self.make_allocator(random_range(4), clock, lease=60, store=store,
+                                    max_units=1)
+        ports = [self.take(alloc, reserved=False, never_fail=True)
+                 for _ in range(allocator.BLOCK_SIZE)]
+        index = ports[0] // allocator.BLOCK_SIZE
+        with warnings.catch_warnings(record=True):
+            warnings.simplefilter('always')
+            for _ in range(100):  # 150 s: beyond the block's first expiry
+                clock.now += 1.5
+                self.assertIn(self.take(alloc, reserved=False, never_fail=True), ports)
+        other = _leases.FileStore(store.directory, PLATFORM, clock, os.getppid())
+        self.assertEqual(other.judge('b%d' % index)[0], 'held')
+
     def test_expired_block_of_another_owner_is_taken_over(self):
         clock = FakeClock()
         store = self.make_store(clock)

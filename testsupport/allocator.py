@@ -538,6 +538,13 @@ class _Allocator(object):
             if _sockets.bind_error(family, socktype, host, lease.port, self.platform,
                                    caller) is not None:
                 continue
+            # The store's entry (the port's own, or its block's) must outlive
+            # the longer lease, or another process may take the port over.
+            handle = lease.handle or self._blocks.get(lease.port // BLOCK_SIZE)
+            until = expiry if lease.handle else self._block_expiry(expiry)
+            if handle is None or (handle.expiry < expiry
+                                  and not self.store.renew(handle, until)):
+                continue
             lease.expiry = expiry
             lease.started = now
             self._expiries.remove(lease)
