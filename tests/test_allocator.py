@@ -293,7 +293,12 @@ class PressureTests(object):
     def test_at_most_max_units_held(self):
         caught = self.catch_warnings()
         alloc = self.make_allocator(random_range(8), max_units=2)
-        ports = [self.take(alloc, reserved=False, never_fail=True) for _ in range(100)]
+        with warnings.catch_warnings(record=True) as caught:  # so that -W error passes
+            warnings.simplefilter('always')
+            ports = [self.take(alloc, reserved=False, never_fail=True) for _ in range(100)]
+        for warning in caught:  # at most one: warned once per process and range
+            self.assertIs(warning.category, allocator.PortRegistryWarning)
+            self.assertIn('handing out kernel-assigned ports', str(warning.message))
         self.assertEqual(len(set(ports[:64])), 64)  # two blocks, then CPython's way
         self.assertTrue(all(bindable(port) for port in ports))
         self.assertLessEqual(alloc.held_units(), 2)
@@ -339,24 +344,44 @@ class FilePolicyTest(PolicyTests, PolicyTestCase):
         alloc.close()
         self.assertEqual([n for n in os.listdir(store.directory) if n.endswith('.lease')], [])
 
-    def test_block_entry_is_rewritten_once_per_lease_time(self):
+    def test_block_file_is_rewritten_about_once_per_lease_time(self):
+        # Not at every lease (a lock, a read and a write each): only when a
+        # lease would outlive the entry.
         clock = FakeClock()
         store = self.make_store(clock)
-        alloc = self.make_allocator(random_range(4), clock, store=store)
-
-        def entry():
-            names = [n for n in os.listdir(store.directory) if n.endswith('.lease')]
-            with open(os.path.join(store.directory, names[0])) as fp:
-                return fp.read()
-        self.take(alloc, reserved=False)
-        first = entry()
+        alloc = self.make_allocator(random_range(4), clock, lease=30, store=store)
+        port = self.take(alloc)
+        path = os.path.join(store.directory, 'b%d.lease' % (port // allocator.BLOCK_SIZE))
+        with open(path) as f:
+            first = f.read()
         for _ in range(10):
-            clock.now += 1
-            self.take(alloc, reserved=False)
-        self.assertEqual(entry(), first)  # every lease ends before the block does
-        clock.now += 51
-        self.take(alloc, reserved=False)  # this one would outlive it: renewed
-        self.assertNotEqual(entry(), first)
+            clock.now += 2
+            self.assertEqual(self.take(alloc) // allocator.BLOCK_SIZE, port // allocator.BLOCK_SIZE)
+        with open(path) as f:
+            self.assertEqual(f.read(), first)
+        clock.now += 15  # now a new lease ends after the entry: renewed
+        self.take(alloc)
+        with open(path) as f:
+            self.assertGreaterEqual(float(f.read().split()[2]), clock.now + 30)
+
+    def test_reused_leases_keep_their_block(self):
+        # Under pressure find_unused_port() reuses its own leases again and
+        # again; the block entry must not expire under them, or another
+        # process takes the block over and hands out the same ports.
+        clock = FakeClock()
+        store = self.make_store(clock)
+        alloc = self.make_allocator(random_range(4), clock, lease=60, store=store,
+                                    max_units=1)
+        ports = [self.take(alloc, reserved=False, never_fail=True)
+                 for _ in range(allocator.BLOCK_SIZE)]
+        index = ports[0] // allocator.BLOCK_SIZE
+        with warnings.catch_warnings(record=True):
+            warnings.simplefilter('always')
+            for _ in range(100):  # 150 s: beyond the block's first expiry
+                clock.now += 1.5
+                self.assertIn(self.take(alloc, reserved=False, never_fail=True), ports)
+        other = _leases.FileStore(store.directory, PLATFORM, clock, os.getppid())
+        self.assertEqual(other.judge('b%d' % index)[0], 'held')
 
     def test_expired_block_of_another_owner_is_taken_over(self):
         clock = FakeClock()

@@ -161,6 +161,84 @@ class PortCommandTest(unittest.TestCase):
                               [str(p) for p in ports], env=env)
         self.assertFalse(any(self.held(port) for port in ports))
 
+    @unittest.skipUnless(os.path.exists('/bin/sh'), 'requires /bin/sh for ulimit')
+    def test_a_thousand_ports_under_ulimit_1024(self):
+        env = dict(os.environ, PYTHONPATH=ROOT)
+        script = 'ulimit -n 1024 && exec "$0" -m testsupport port -n 1000'
+        child = subprocess.Popen(['/bin/sh', '-c', script, sys.executable], env=env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out, err = child.communicate()
+        ports = [int(line) for line in out.decode('ascii').splitlines()]
+        self.release_at_cleanup(ports)
+        self.assertEqual((child.returncode, err.decode('utf-8')), (0, ''))
+        self.assertEqual(len(set(ports)), 1000)
+
+    @unittest.skipUnless(os.path.exists('/bin/sh'), 'requires /bin/sh for ulimit')
+    def test_too_few_descriptors_is_said_so(self):
+        # It used to say every block of the range was held by a live process.
+        env = dict(os.environ, PYTHONPATH=ROOT)
+        script = 'ulimit -n 128 && exec "$0" -m testsupport port -n 500'
+        child = subprocess.Popen(['/bin/sh', '-c', script, sys.executable], env=env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out, err = child.communicate()
+        self.assertEqual((child.returncode, out), (1, b''))
+        self.assertIn('of 500 ports could be leased: each is held by a file descriptor until '
+                      'the command ends, and this process may open 128 (ulimit -n); ask for '
+                      'fewer, or raise the limit', err.decode('utf-8'))
+
+    def test_release_is_a_no_op_under_the_ephemeral_strategy(self):
+        # As release_port(): 'port' leased nothing, so a script's 'release' succeeds.
+        self.set_env(allocator.STRATEGY_ENV_VAR, 'ephemeral')
+        status, out, err = run_main(['port', '-n', '2'])
+        self.assertEqual((status, err), (0, ''))
+        self.assertEqual(run_main(['release'] + out.split()), (0, '', ''))
+
+    @unittest.skipUnless(os.path.exists('/bin/sh'), 'requires /bin/sh to close descriptors')
+    def test_closed_stdin_and_stderr_still_lease_every_port(self):
+        # With fds 0 and 2 closed the lease sockets take those numbers; the
+        # holder must still get them (it used to get /dev/null instead: the
+        # ports were printed unleased, and on 2.7 the holder spun on it).
+        env = dict(os.environ, PYTHONPATH=ROOT)
+        script = 'exec "$0" -m testsupport port -n 2 --lease 30 <&- 2>&-'
+        child = subprocess.Popen(['/bin/sh', '-c', script, sys.executable], env=env,
+                                 stdout=subprocess.PIPE)
+        out = child.communicate()[0].decode('ascii')
+        ports = [int(line) for line in out.splitlines()]
+        self.release_at_cleanup(ports)
+        self.assertEqual((child.returncode, len(ports)), (0, 2))
+        self.assertEqual([self.held(port) for port in ports], [True, True])
+
+    @unittest.skipUnless(os.path.exists('/bin/sh'), 'requires /bin/sh to close descriptors')
+    def test_closed_or_full_stdout_exits_1_without_a_traceback(self):
+        first, last = allocator._default_range(platform_shim.current().ephemeral_port_range())
+        low = random.randrange(first // 32 + 1, last // 32 - 1) * 32
+        self.set_env(allocator.RANGE_ENV_VAR, '%d-%d' % (low, low + 63))
+        env = dict(os.environ, PYTHONPATH=ROOT)
+        for command in ('port -n 2', 'info', 'info --json', '--help', 'port --help'):
+            for redirect in ('>&-', '>/dev/full'):
+                script = 'exec "$0" -m testsupport %s %s' % (command, redirect)
+                child = subprocess.Popen(['/bin/sh', '-c', script, sys.executable], env=env,
+                                         stderr=subprocess.PIPE)
+                err = child.communicate()[1].decode('utf-8', 'replace')
+                what = '%s %s: %s' % (command, redirect, err)
+                self.assertNotIn('Traceback', err, what)
+                if not command.endswith('--help'):  # 3.x's argparse ignores write errors
+                    self.assertEqual(child.returncode, 1, what)
+                if command.startswith('port -n'):
+                    self.assertIn('nothing stays leased', err, what)
+        self.assertEqual([p for p in range(low, low + 64) if self.held(p)], [])
+
+    @unittest.skipUnless(os.path.exists('/bin/sh'), 'requires /bin/sh to close descriptors')
+    def test_closed_stderr_keeps_the_exit_status(self):
+        env = dict(os.environ, PYTHONPATH=ROOT)
+        for command, status in (('port -n 0', 2), ('release', 2), ('release 1', 1), ('', 2),
+                                ('port -n 2 >&-', 1), ('info >&-', 1)):
+            script = 'exec "$0" -m testsupport %s 2>&-' % command
+            child = subprocess.Popen(['/bin/sh', '-c', script, sys.executable], env=env,
+                                     stdout=subprocess.PIPE)
+            child.communicate()
+            self.assertEqual(child.returncode, status, command)
+
 
 if __name__ == '__main__':
     unittest.main()

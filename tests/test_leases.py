@@ -371,6 +371,24 @@ class KeeperTest(unittest.TestCase):
             ppid = int(f.read().rsplit(')', 1)[1].split()[1])
         self.assertNotEqual(ppid, os.getpid())
 
+    def test_silent_clients_do_not_stall_the_holder(self):
+        # Connections that never send (a stuck or hostile process of the same
+        # user) used to hold the holder 1 s each: a release behind five of
+        # them timed out.
+        self.hold(['p6', 'p7'], time.time() + 600)
+        silent = []
+        for _ in range(5):
+            sock = socket.socket(PLATFORM.af_unix, socket.SOCK_STREAM)
+            self.addCleanup(sock.close)
+            sock.connect(self.store.address('p6'))
+            silent.append(sock)
+        start = time.time()
+        self.assertTrue(self.store.request_release('p7'))
+        self.assertLess(time.time() - start, 1.0)
+        self.assertFalse(self.store.held('p7'))
+        self.assertTrue(self.store.held('p6'))
+        self.assertTrue(self.store.request_release('p6'))
+
     @skip_unless_root
     def test_release_request_of_another_user_is_refused(self):
         uid, gid = _make_user(self)
@@ -406,6 +424,23 @@ for name in sys.argv[3:]:
         with open(os.path.join(sys.argv[2], name + '.lease'), 'rb') as f:
             out[name]['ours'] = f.read().decode('ascii') == handle.token
 print(json.dumps(out))
+'''
+
+
+#: Takes two detached file leases as the port command does, hands them on
+#: (Keeper.hold) if told, and dies without cleaning up.
+_DETACH_CODE = '''
+import json, os, sys, time
+sys.path.insert(0, sys.argv[1])
+from testsupport import _leases, platform_shim
+store = _leases.FileStore(sys.argv[2], platform_shim.current(), time.time, os.getpid())
+until = time.time() + 600
+handles = [store.acquire(name, until, detached=True) for name in ('p1', 'p2')]
+if sys.argv[3] == 'yes':
+    _leases.Keeper(store, handles, until).hold()
+sys.stdout.write(json.dumps(['p1', 'p2']))
+sys.stdout.flush()
+os._exit(0)
 '''
 
 
@@ -613,6 +648,16 @@ class FileStoreTest(unittest.TestCase):
             pass  # young: maybe being written right now
         self.file_store()
         self.assertEqual(sorted(os.listdir(self.dir)), ['b2.lease.5678.tmp'])
+
+    def test_detached_entries_of_a_process_killed_before_hold_are_stale(self):
+        # The port command killed between leasing and handing its ports on
+        # must leave nothing held; once handed on, they outlive it.
+        out = _run_python(self, _DETACH_CODE, [self.dir, 'no'])
+        self.assertEqual([self.store.judge(name)[0] for name in out], ['stale', 'stale'])
+        out = _run_python(self, _DETACH_CODE, [self.dir, 'yes'])
+        self.assertEqual([self.store.judge(name)[0] for name in out], ['held', 'held'])
+        self.assertTrue(_leases.release_detached(self.store, out[0]))
+        self.assertEqual(self.store.judge(out[0])[0], 'free')
 
     def test_failed_write_leaves_no_entry(self):
         # A full disk (here: RLIMIT_FSIZE 0, EFBIG) must not leave an empty

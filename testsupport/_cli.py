@@ -61,16 +61,25 @@ def _print_info(as_json, out):
     report = info_report()
     status = 1 if 'port_config_error' in dict(report) else 0
     if as_json:
-        out.write(json.dumps(dict(report), sort_keys=True, indent=2) + '\n')
-        return status
-    for key, value in report:
-        if isinstance(value, bool):
-            value = _yes_no(value)
-        elif isinstance(value, list):
-            value = '%d-%d' % tuple(value)
-        elif value is None:
-            continue
-        out.write('%-22s %s\n' % (key + ':', value))
+        text = json.dumps(dict(report), sort_keys=True, indent=2) + '\n'
+    else:
+        lines = []
+        for key, value in report:
+            if isinstance(value, bool):
+                value = _yes_no(value)
+            elif isinstance(value, list):
+                value = '%d-%d' % tuple(value)
+            elif value is None:
+                continue
+            lines.append('%-22s %s\n' % (key + ':', value))
+        text = ''.join(lines)
+    try:
+        out.write(text)
+        out.flush()
+    except _WRITE_ERRORS as exc:
+        _silence_stdout(out)
+        _write_err('%s info: error: cannot write the report (%s)\n' % (_PROG, _why(exc)))
+        return 1
     return status
 
 
@@ -134,11 +143,20 @@ def _error(command, exc):
     return 1
 
 
+#: What writing to a closed or broken stream raises; AttributeError: Python 3
+#: sets sys.stdout/sys.stderr to None when the descriptor was closed at start.
+_WRITE_ERRORS = (IOError, OSError, ValueError, AttributeError)
+
+
+def _why(exc):
+    return 'the stream is closed' if isinstance(exc, AttributeError) else exc
+
+
 def _write_err(text):
     try:
         sys.stderr.write(text)
         sys.stderr.flush()
-    except (IOError, OSError, ValueError):
+    except _WRITE_ERRORS:
         pass  # stderr is closed too: the exit status still tells
 
 
@@ -157,11 +175,11 @@ def _print_ports(args, out):
     try:
         out.write(''.join('%d\n' % port for port in ports))
         out.flush()
-    except (IOError, OSError, ValueError) as exc:
+    except _WRITE_ERRORS as exc:
         keeper.give_back()
         _silence_stdout(out)
         _write_err('%s port: error: cannot write the ports (%s); nothing stays leased\n'
-                   % (_PROG, exc))
+                   % (_PROG, _why(exc)))
         return 1
     try:
         keeper.hold()
@@ -172,7 +190,7 @@ def _print_ports(args, out):
 
 def _silence_stdout(out):
     """After a write to a closed pipe: point stdout at /dev/null so exit does not complain."""
-    if out is not sys.stdout:
+    if out is not sys.stdout or out is None:
         return
     import os
     try:
@@ -207,7 +225,7 @@ def main(argv=None, stdout=None):
     parser = _parser()
     # Checked here: 2.7's argparse would only say "too few arguments".
     if not argv or (argv[0].startswith('-') and argv[0] not in ('-h', '--help')):
-        parser.print_usage(sys.stderr)
+        _write_err(parser.format_usage())
         later = (' (options go after it, e.g. "info --json"; got %r)' % argv[0]) if argv else ''
         _write_err('%s: error: name a command: "info", "port" or "release"%s\n'
                    % (_PROG, later))
@@ -216,6 +234,9 @@ def main(argv=None, stdout=None):
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits on --help and on bad usage
         return exc.code
+    except _WRITE_ERRORS:  # 2.7: --help or a usage error written to a closed stream
+        _silence_stdout(out)
+        return 2
     if args.command == 'port':
         return _print_ports(args, out)
     if args.command == 'release':

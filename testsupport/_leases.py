@@ -182,8 +182,9 @@ def kernel_names_work(platform):
         return False
     store = KernelStore(platform, 'probe')
     try:
-        import random
-        handle = store.acquire('%d-%016x' % (os.getpid(), random.getrandbits(64)), 0.0)
+        # No random name: on 2.7 importing random needs a descriptor, and with
+        # none left that ImportError would escape. A taken name answers too.
+        handle = store.acquire('%d' % os.getpid(), 0.0)
     except _compat.OS_ERRORS as exc:
         # No descriptor left says nothing about the system: don't give up the
         # kernel store for the life of the process over it.
@@ -286,7 +287,9 @@ class FileStore(object):
         return 'held', content
 
     def acquire(self, name, expiry, detached=False):
-        content = self._content(expiry, detached)
+        # A detached lease is this process's (judged by its liveness) until
+        # detach() hands it on: killed before that, it leaves nothing held.
+        content = self._content(expiry, False)
         path = self._path(name)
         try:
             platform_shim.create_file_exclusive(path, content.encode('ascii'))
@@ -320,6 +323,17 @@ class FileStore(object):
         with self._locked() as locked:
             if locked and self.judge(handle.name)[1] == handle.token:
                 platform_shim.remove_quietly(self._path(handle.name))
+
+    def detach(self, handles):
+        """Make the entries of *handles* outlive this process; False if one was lost."""
+        with self._locked() as locked:
+            for handle in handles:
+                if not locked or self.judge(handle.name)[1] != handle.token:
+                    return False
+                content = self._content(handle.expiry, True)
+                platform_shim.rewrite_file(self._path(handle.name), content.encode('ascii'))
+                handle.token = content
+        return True
 
     def release_detached(self, name):
         """Remove the detached entry of *name* (the ``release`` command); True if removed."""
@@ -519,8 +533,9 @@ class Keeper(object):
 
     ``hold()`` makes them outlive this process until *until*: kernel names are
     passed to a small detached holder process (it answers ``release``
-    requests and exits at *until*); file entries already outlive it.
-    ``give_back()`` ends them all now.
+    requests and exits at *until*); file entries are marked detached (until
+    then they are this process's, so a kill before ``hold()`` leaves them
+    stale). ``give_back()`` ends them all now.
     """
 
     def __init__(self, store, handles, until):
@@ -531,6 +546,11 @@ class Keeper(object):
         try:
             if isinstance(self.store, KernelStore) and self.handles:
                 _spawn_holder([h.sock for h in self.handles], self.until)
+            elif isinstance(self.store, FileStore) and self.handles:
+                if not self.store.detach(self.handles):
+                    raise OSError('a lease entry in %s was lost before it could be handed '
+                                  'on: the ports are not leased beyond this process'
+                                  % self.store.directory)
             elif isinstance(self.store, MemoryStore) and self.handles:
                 warn_once(('detached memory',),
                           'testsupport: leases are kept in memory here, so the ports printed '
@@ -556,9 +576,23 @@ class Keeper(object):
 
 
 def _spawn_holder(socks, until):
+    import fcntl
     import sys
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    # A socket may have taken fd 0, 1 or 2 (the command ran with them closed),
+    # which Popen points at /dev/null in the child: pass copies above them
+    # (only of those: copying all would double the descriptors, -n 1000).
     fds = [sock.fileno() for sock in socks]
+    copies = [fcntl.fcntl(fd, fcntl.F_DUPFD, 3) for fd in fds if fd <= 2]
+    try:
+        _start_holder(root, [fd for fd in fds if fd > 2] + copies, until)
+    finally:
+        for fd in copies:
+            os.close(fd)
+
+
+def _start_holder(root, fds, until):
+    import sys
     # The holder first closes what it inherited beyond the sockets (2.7 cannot
     # pass just those), then runs hold_main.
     code = ('import os, sys\n'
@@ -588,6 +622,12 @@ def _spawn_holder(socks, until):
                       'ports are not leased beyond this process' % (sys.executable, status))
 
 
+#: How long the holder waits for a connected requester to say "release".
+_REQUEST_SECONDS = 2.0
+#: Requests the holder waits on at once; older ones are dropped beyond this.
+_MAX_PENDING = 32
+
+
 def hold_main(args):
     """The detached holder: keep the inherited listening sockets until the expiry in *args*.
 
@@ -595,6 +635,8 @@ def hold_main(args):
     closes the socket it reached; the holder exits when none is left or at the
     expiry. Runs in its own session with stdio on /dev/null, forked off the
     process its spawner waits for (so it is nobody's zombie when it exits).
+    Nothing blocks: a client that connects and says nothing is dropped after
+    a while without delaying anyone else's request.
     """
     import select
     import time
@@ -605,6 +647,7 @@ def hold_main(args):
         fd = int(text)
         sock = socket.fromfd(fd, platform.af_unix, socket.SOCK_STREAM)
         os.close(fd)
+        sock.setblocking(False)
         socks[sock.fileno()] = sock
     poller = select.poll()
     for fd in socks:
@@ -612,43 +655,61 @@ def hold_main(args):
     uid = platform_shim.user_id()
     if os.fork() != 0:
         os._exit(0)
+    pending = {}  # connection fd -> (connection, listening socket, deadline)
+
+    def drop(fd):
+        conn = pending.pop(fd)[0]
+        poller.unregister(fd)
+        conn.close()
+
     while socks:
-        remaining = until - time.time()
-        if remaining <= 0:
+        now = time.time()
+        if now >= until:
             break
-        for fd, _event in poller.poll(min(remaining, 3600.0) * 1000.0):
-            sock = socks.get(fd)
-            if sock is not None and _answer_release(sock, platform, uid):
-                poller.unregister(fd)
-                del socks[fd]
-                sock.close()
+        for fd in [fd for fd, entry in pending.items() if entry[2] <= now]:
+            drop(fd)
+        wait = min([until - now, 3600.0] + [entry[2] - now for entry in pending.values()])
+        for fd, _event in poller.poll(max(wait, 0.0) * 1000.0):
+            if fd in socks:
+                conn = _accept_request(socks[fd], platform, uid)
+                if conn is None:
+                    continue
+                while len(pending) >= _MAX_PENDING:
+                    drop(min(pending, key=lambda key: pending[key][2]))
+                pending[conn.fileno()] = (conn, socks[fd], now + _REQUEST_SECONDS)
+                poller.register(conn.fileno(), select.POLLIN)
+            elif fd in pending:
+                conn, sock = pending[fd][:2]
+                if _is_release(conn) and socks.get(sock.fileno()) is sock:
+                    # Closed before answering: the name is free once "ok" is heard.
+                    poller.unregister(sock.fileno())
+                    del socks[sock.fileno()]
+                    sock.close()
+                    try:
+                        conn.sendall(b'ok\n')
+                    except _compat.OS_ERRORS:
+                        pass  # the requester left: released all the same
+                drop(fd)
 
 
-def _answer_release(sock, platform, uid):
-    """Serve one request on *sock*; True if it was a release from this user (or root).
-
-    A release closes *sock* before answering, so the name is free by the time
-    the requester hears "ok".
-    """
+def _accept_request(sock, platform, uid):
+    """A connection on *sock* from this user (or root), non-blocking; None otherwise."""
     try:
         conn, _addr = sock.accept()
     except _compat.OS_ERRORS:
-        return False
-    try:
-        conn.settimeout(1.0)
-        peer = platform_shim.peer_uid(platform, conn)
-        if peer not in (uid, 0) or not conn.recv(16).startswith(b'release'):
-            return False
-        sock.close()
-        try:
-            conn.sendall(b'ok\n')
-        except _compat.OS_ERRORS + _compat.TIMEOUT_ERRORS:
-            pass  # the requester left: released all the same
-        return True
-    except _compat.OS_ERRORS + _compat.TIMEOUT_ERRORS:
-        return False
-    finally:
+        return None
+    if platform_shim.peer_uid(platform, conn) not in (uid, 0):
         conn.close()
+        return None
+    conn.setblocking(False)
+    return conn
+
+
+def _is_release(conn):
+    try:
+        return conn.recv(16).startswith(b'release')
+    except _compat.OS_ERRORS:
+        return False
 
 
 def release_detached(store, name):

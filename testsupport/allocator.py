@@ -590,6 +590,13 @@ class _Allocator(object):
             if _sockets.bind_error(family, socktype, host, lease.port, self.platform,
                                    caller) is not None:
                 continue
+            # The store's entry (the port's own, or its block's) must outlive
+            # the longer lease, or another process may take the port over.
+            handle = lease.handle or self._blocks.get(lease.port // BLOCK_SIZE)
+            until = expiry if lease.handle else self._block_expiry(expiry)
+            if handle is None or (handle.expiry < expiry
+                                  and not self.store.renew(handle, until)):
+                continue
             lease.expiry = expiry
             lease.started = now
             self._expiries.remove(lease)
@@ -691,12 +698,28 @@ class _Allocator(object):
                     port = self._next_detached(candidates, family, socktype, host, caller,
                                                expiry, taken)
                     if port is None:
-                        raise self._exhausted(caller)
+                        raise self._detached_exhausted(caller, len(taken), count)
             except BaseException:
                 for _port, handle in taken:
                     self.store.release(handle)
                 raise
             return taken
+
+    def _detached_exhausted(self, caller, taken, count):
+        """The error when no more detached ports could be had: the range, or descriptors.
+
+        Each port is held by a descriptor until the command ends, and a name
+        check that fails for want of one looks like a taken name: near the
+        descriptor limit, say that instead of blaming the range.
+        """
+        limit = platform_shim.fd_soft_limit()
+        if limit is None or taken + 64 < limit:
+            return self._exhausted(caller)
+        return NoFreePortError(
+            self.platform.errnos['EADDRINUSE'],
+            '%s: only %d of %d ports could be leased: each is held by a file descriptor '
+            'until the command ends, and this process may open %d (ulimit -n); ask for '
+            'fewer, or raise the limit' % (caller, taken, count, limit))
 
     def _next_detached(self, candidates, family, socktype, host, caller, expiry, taken):
         attempts = 0
@@ -892,7 +915,13 @@ def lease_detached_ports(count, family, socktype, lease_seconds=None, environ=No
 
 
 def release_detached_ports(ports, environ=None):
-    """End detached leases of *ports* (the ``release`` command); the ports not released."""
+    """End detached leases of *ports* (the ``release`` command); the ports not released.
+
+    Under ``TESTSUPPORT_PORT_STRATEGY=ephemeral`` nothing was leased: a no-op,
+    as :func:`release_port`.
+    """
     environ = os.environ if environ is None else environ
+    if _strategy(environ) == 'ephemeral':
+        return []
     store = _current(environ).store
     return [port for port in ports if not _leases.release_detached(store, 'p%d' % port)]
