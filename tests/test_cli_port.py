@@ -17,6 +17,16 @@ from tests.helpers import run_main, set_env
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def port_under_ulimit(limit, count):
+    """``python -m testsupport port -n count`` under ``ulimit -n limit``: (status, out, err)."""
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    script = 'ulimit -n %d && exec "$0" -m testsupport port -n %d' % (limit, count)
+    child = subprocess.Popen(['/bin/sh', '-c', script, sys.executable], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = child.communicate()
+    return child.returncode, out.decode('ascii'), err.decode('utf-8')
+
+
 class PortCommandTest(unittest.TestCase):
     """The port and release commands, on a private registry (its own kernel namespace)."""
 
@@ -163,28 +173,20 @@ class PortCommandTest(unittest.TestCase):
 
     @unittest.skipUnless(os.path.exists('/bin/sh'), 'requires /bin/sh for ulimit')
     def test_a_thousand_ports_under_ulimit_1024(self):
-        env = dict(os.environ, PYTHONPATH=ROOT)
-        script = 'ulimit -n 1024 && exec "$0" -m testsupport port -n 1000'
-        child = subprocess.Popen(['/bin/sh', '-c', script, sys.executable], env=env,
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        out, err = child.communicate()
-        ports = [int(line) for line in out.decode('ascii').splitlines()]
+        status, out, err = port_under_ulimit(1024, 1000)
+        ports = [int(line) for line in out.splitlines()]
         self.release_at_cleanup(ports)
-        self.assertEqual((child.returncode, err.decode('utf-8')), (0, ''))
+        self.assertEqual((status, err), (0, ''))
         self.assertEqual(len(set(ports)), 1000)
 
     @unittest.skipUnless(os.path.exists('/bin/sh'), 'requires /bin/sh for ulimit')
     def test_too_few_descriptors_is_said_so(self):
         # It used to say every block of the range was held by a live process.
-        env = dict(os.environ, PYTHONPATH=ROOT)
-        script = 'ulimit -n 128 && exec "$0" -m testsupport port -n 500'
-        child = subprocess.Popen(['/bin/sh', '-c', script, sys.executable], env=env,
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        out, err = child.communicate()
-        self.assertEqual((child.returncode, out), (1, b''))
+        status, out, err = port_under_ulimit(128, 500)
+        self.assertEqual((status, out), (1, ''))
         self.assertIn('of 500 ports could be leased: each is held by a file descriptor until '
                       'the command ends, and this process may open 128 (ulimit -n); ask for '
-                      'fewer, or raise the limit', err.decode('utf-8'))
+                      'fewer, or raise the limit', err)
 
     def test_release_is_a_no_op_under_the_ephemeral_strategy(self):
         # As release_port(): 'port' leased nothing, so a script's 'release' succeeds.

@@ -46,18 +46,24 @@ def child(*args):
     return [sys.executable, CHILD] + list(args)
 
 
-def greeting(server):
-    sock = socket.create_connection(server.address, 10)
+def exchange(address, request=b'', until=None):
+    """Connect, send *request*, read until EOF (or a line ending *until*); the bytes."""
+    sock = socket.create_connection(address, 10)
     try:
+        sock.sendall(request)
         data = b''
-        while not data.endswith(b'\n'):
-            chunk = sock.recv(100)
+        while until is None or not data.endswith(until):
+            chunk = sock.recv(65536)
             if not chunk:
                 break
             data += chunk
     finally:
         sock.close()
-    return data.decode('ascii')
+    return data
+
+
+def greeting(server):
+    return exchange(server.address, until=b'\n').decode('ascii')
 
 
 class IsolatedMixin(helpers.FdLeakMixin):
@@ -126,17 +132,7 @@ class ModesTest(IsolatedMixin, unittest.TestCase):
         server = servers.start_server_process([sys.executable, '-u', '-m', HTTP_SERVER, '0'],
                                               'discover', cwd=os.path.dirname(CHILD))
         try:
-            sock = socket.create_connection(server.address, 10)
-            try:
-                sock.sendall(b'GET /child_server.py HTTP/1.0\r\n\r\n')
-                data = b''
-                while True:
-                    chunk = sock.recv(65536)
-                    if not chunk:
-                        break
-                    data += chunk
-            finally:
-                sock.close()
+            data = exchange(server.address, b'GET /child_server.py HTTP/1.0\r\n\r\n')
         finally:
             server.stop()
         self.assertTrue(data.startswith(b'HTTP/1.0 200'), data[:100])
