@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import unittest
 import warnings
 
@@ -663,6 +664,37 @@ class TwoUsersTest(EnvMixin, unittest.TestCase):
         first, second = [set(int(p) for p in text.split()) for text in (first, second)]
         self.assertEqual(len(first), 64)  # the whole range: nothing left for the second
         self.assertEqual(first & second, set())
+
+
+class ForkTest(EnvMixin, unittest.TestCase):
+
+    @unittest.skipUnless(hasattr(os, 'register_at_fork'), 'needs os.register_at_fork (3.7+)')
+    def test_fork_while_another_thread_creates_an_allocator(self):
+        self.private_registry()
+        allocator._current()  # the at-fork hook is in place once an allocator exists
+        allocator._state_lock.acquire()  # as a thread creating an allocator right now
+        try:
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover (runs in the child)
+                code = 1
+                try:
+                    allocator.reserve_port()
+                    code = 0
+                finally:
+                    os._exit(code)
+        finally:
+            allocator._state_lock.release()
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            time.sleep(0.01)  # polling a child with a deadline, not standing in for sync
+        else:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            self.fail('the forked child deadlocked on the allocator creation lock')
+        self.assertEqual(status, 0)
 
 
 NEVER_FAIL = r'''

@@ -105,6 +105,8 @@ BLOCK_SIZE = 32
 _MIN_RANGE_PORTS = 256
 #: A range with fewer ports than this is leased port by port, not by blocks.
 _MIN_BLOCK_RANGE = 4 * BLOCK_SIZE
+#: Stores whose names cost no descriptor: as many blocks as the range has.
+_UNBOUNDED_UNITS = 1 << 20
 #: A kernel-assigned port is tried this many times before giving up.
 _KERNEL_TRIES = 64
 #: A block none of whose ports is leased goes back after this many seconds.
@@ -300,7 +302,9 @@ class _Allocator(object):
         self.platform = platform
         self.clock = clock
         self.pid = os.getpid() if pid is None else pid
-        self.max_units = max_units or _max_units(platform)
+        # Only kernel names cost a descriptor each; the other stores hold no limit.
+        self.max_units = max_units or (_max_units(platform) if store.kind == 'kernel'
+                                       else _UNBOUNDED_UNITS)
         size = 0 if port_range is None else port_range[1] - port_range[0] + 1
         self.unit = ('kernel' if port_range is None else
                      'block' if size >= _MIN_BLOCK_RANGE else 'port')
@@ -782,10 +786,17 @@ def _current(environ=None, settings=None):
             allocator = _Allocator(config.port_range, config.lease_seconds, store, platform)
             if not _state:
                 atexit.register(_release_at_exit)
-                _compat.at_fork_in_child(_forget_parent)
+                _compat.at_fork_in_child(_after_fork_in_child)
             _forget_parent()
             _state[key] = allocator
     return allocator
+
+
+def _after_fork_in_child():
+    """In a forked child: a fresh creation lock (a thread may have held it), no parent state."""
+    global _state_lock
+    _state_lock = threading.Lock()
+    _forget_parent()
 
 
 def _forget_parent():
