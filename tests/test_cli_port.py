@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 from testsupport import _cli, _compat, allocator, platform_shim, socket_helper
@@ -74,6 +75,17 @@ class PortCommandTest(unittest.TestCase):
         self.assertEqual((status, out), (1, ''))
         self.assertIn('release: error: not leased by the port command for this user: %d'
                       % ports[0], err)
+
+    def test_release_long_after_the_port_command(self):
+        status, out, _ = run_main(['port', '-n', '2'])
+        ports = [int(line) for line in out.splitlines()]
+        self.release_at_cleanup(ports)
+        # The scenario itself, not a wait for something: the holder has been idle
+        # in poll() for longer than it gives one request (it used to take the
+        # time before that wait, and dropped every later request unread).
+        time.sleep(2.5)
+        self.assertEqual(run_main(['release'] + out.split()), (0, '', ''))
+        self.assertFalse(any(self.held(port) for port in ports))
 
     def test_lease_option_sets_the_expiry(self):
         status, out, err = run_main(['port', '--lease', '2.5'])

@@ -676,7 +676,8 @@ def hold_main(args):
                     continue
                 while len(pending) >= _MAX_PENDING:
                     drop(min(pending, key=lambda key: pending[key][2]))
-                pending[conn.fileno()] = (conn, socks[fd], now + _REQUEST_SECONDS)
+                # The time now, not before poll(): that may have waited for hours.
+                pending[conn.fileno()] = (conn, socks[fd], time.time() + _REQUEST_SECONDS)
                 poller.register(conn.fileno(), select.POLLIN)
             elif fd in pending:
                 conn, sock = pending[fd][:2]
