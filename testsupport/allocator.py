@@ -568,10 +568,11 @@ class _Allocator(object):
             return port
         _warn_once(('pressure', self.port_range),
                    'testsupport: find_unused_port(): no port of %s could be leased (the range '
-                   'is held by live processes, or this process holds %d blocks and ports, its '
-                   'limit); handing out kernel-assigned ports, which bind(port 0) callers may '
-                   'also be given: release ports with release_port(), lower %s, or widen %s'
-                   % (self._range_text(), self.held_units(), LEASE_ENV_VAR, RANGE_ENV_VAR))
+                   'is held by live processes, or this process holds %d of the %d blocks and '
+                   'ports it may); handing out kernel-assigned ports, which bind(port 0) '
+                   'callers may also be given: release ports with release_port(), lower %s, '
+                   'or widen %s' % (self._range_text(), self.held_units(), self.max_units,
+                                    LEASE_ENV_VAR, RANGE_ENV_VAR))
         port = self._from_kernel(family, socktype, host, caller, reserved, now, expiry)
         if port is not None:
             return port

@@ -700,8 +700,9 @@ def start_server_process(argv, mode='inherit', host=None, family=socket.AF_INET,
     ``'inherit'`` (no race at all)
         the parent binds a listening socket with ``bind_port`` and the child
         inherits it as descriptor 3 with ``LISTEN_FDS=1`` and ``LISTEN_PID``
-        set (the systemd socket-activation protocol: gunicorn ``--bind fd://3``,
-        uvicorn ``--fd 3``, hypercorn, Twisted ``systemd:``). The parent closes
+        set: the systemd socket-activation protocol, which gunicorn reads by
+        itself (no ``--bind`` needed), uvicorn with ``--fd 3``, hypercorn and
+        Twisted ``systemd:`` endpoints. The parent closes
         its copy at once, so if the child dies connections are refused rather
         than hang. Ready at once: connections made before the server calls
         ``accept()`` wait in the listen backlog. POSIX only (SkipTest elsewhere).
