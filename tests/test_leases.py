@@ -847,7 +847,12 @@ while time.time() < end:
         store.release(handle)
     if start < stop:  # else it expired before this process knew it had it
         holds.append((name, start, stop))
-print(json.dumps(holds))
+sys.stdout.write(json.dumps(holds) + '\\n')
+sys.stdout.flush()
+# A lease left to expire is this process's only while it lives (its entry is
+# stale once it exits): stay alive until every process has stopped acquiring,
+# so that each recorded lease really lasted until its expiry.
+sys.stdin.read()
 '''
 
 
@@ -857,18 +862,32 @@ class FileStoreProcessesTest(unittest.TestCase):
         directory = _temp_dir(self)
         end = time.time() + 2.0
         children = [subprocess.Popen([sys.executable, '-c', _STRESS_CODE, ROOT, directory,
-                                      repr(end)], stdout=subprocess.PIPE)
+                                      repr(end)], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
                     for _ in range(4)]
+        reports = []
+        try:
+            # Each child reports once it stops acquiring, then waits for its
+            # stdin to close: none exits (ending its leases early) while
+            # another may still take a name.
+            for child in children:
+                reports.append(child.stdout.readline())
+        finally:
+            for child in children:
+                child.stdin.close()
+            for child in children:
+                child.stdout.read()
+                child.stdout.close()
+                child.wait()
+        self.assertEqual([child.returncode for child in children], [0] * 4)
         holds = []
-        for child in children:
-            out = child.communicate()[0]
-            self.assertEqual(child.returncode, 0)
-            holds.extend(json.loads(out.decode('ascii')))
+        for report in reports:
+            holds.extend(json.loads(report.decode('ascii')))
         for name in 'abc':
             spans = sorted((start, stop) for n, start, stop in holds if n == name)
             self.assertGreater(len(spans), 10, name)
-            for (_s1, stop1), (start2, _s2) in zip(spans, spans[1:]):
-                self.assertLessEqual(stop1, start2, 'two holders of %r at once' % name)
+            for (start1, stop1), (start2, stop2) in zip(spans, spans[1:]):
+                self.assertLessEqual(stop1, start2, 'two holders of %r at once: [%r, %r] and '
+                                     '[%r, %r]' % (name, start1, stop1, start2, stop2))
 
 
 if __name__ == '__main__':
