@@ -522,15 +522,18 @@ class StoreFailureTest(PolicyTestCase):
         store = self.faulty(clock, renew_fails=True,
                             release_error=OSError(errno.EIO, 'Input/output error'))
         alloc = self.make_allocator(random_range(4), clock, lease=5, store=store)
-        first = self.take(alloc)
+        first = self.take(alloc)  # the block's entry runs for 10 s
         index = first // allocator.BLOCK_SIZE
-        clock.now += 6  # the next lease outlives the block's entry: renewed, which fails
-        second = self.take(alloc)
+        clock.now += 4
+        running = self.take(alloc)  # ends at 9 s: within the entry, no renewal
+        clock.now += 1.5  # the next lease would outlive the entry: renewed, which fails
+        third = self.take(alloc)
         self.assertEqual(store.released, ['b%d' % index])
-        self.assertNotEqual(second // allocator.BLOCK_SIZE, index)
-        self.assertTrue(alloc.release(first))
+        self.assertNotEqual(third // allocator.BLOCK_SIZE, index)
+        self.assertTrue(alloc.release(running))  # still a lease of ours, ended quietly
         ports = [self.take(alloc) for _ in range(allocator.BLOCK_SIZE - 1)]
         self.assertNotIn(first, ports)
+        self.assertNotIn(running, ports)
 
     def test_single_ports_stop_at_max_units(self):
         low = random_range(1)[0]
@@ -576,7 +579,7 @@ class RecyclingEdgeTest(PolicyTestCase):
 
     def test_late_release_of_an_expired_reservation_returns_it_to_its_block(self):
         clock = FakeClock()
-        alloc = self.make_allocator(random_range(1), clock, lease=5)
+        alloc = self.make_allocator(random_range(4), clock, lease=5)
         first = self.take(alloc)
         clock.now += 6
         self.take(alloc, reserved=False)  # the block is still ours: this lease keeps it
