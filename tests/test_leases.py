@@ -389,6 +389,41 @@ class KeeperTest(unittest.TestCase):
         self.assertTrue(self.store.held('p6'))
         self.assertTrue(self.store.request_release('p6'))
 
+    def connect(self, name):
+        sock = socket.socket(PLATFORM.af_unix, socket.SOCK_STREAM)
+        self.addCleanup(sock.close)
+        sock.connect(self.store.address(name))  # blocking: waits while the backlog is full
+        sock.settimeout(DEADLINE)
+        return sock
+
+    def test_requests_other_than_release_change_nothing(self):
+        self.hold(['p8'], time.time() + 600)
+        (pid,) = _holders(self.store)
+        sock = self.connect('p8')
+        sock.sendall(b'hello\n')
+        self.assertEqual(sock.recv(16), b'')  # dropped without an answer
+        self.assertTrue(self.store.held('p8'))
+        self.assertTrue(self.store.request_release('p8'))
+        _wait_until(lambda: _gone(pid), 'exited once nothing is held')
+
+    def test_oldest_requests_are_dropped_beyond_the_most_pending(self):
+        self.hold(['p9'], time.time() + 600)
+        (pid,) = _holders(self.store)
+        silent = [self.connect('p9') for _ in range(_leases._MAX_PENDING + 2)]
+        self.assertEqual(silent[0].recv(16), b'')  # dropped for the newer ones
+        self.assertEqual(silent[1].recv(16), b'')
+        self.assertTrue(self.store.request_release('p9'))
+        _wait_until(lambda: _gone(pid), 'exited once nothing is held')
+
+    def test_requester_that_leaves_before_the_answer_still_releases(self):
+        self.hold(['p10'], time.time() + 600)
+        (pid,) = _holders(self.store)
+        sock = self.connect('p10')
+        sock.sendall(b'release\n')
+        sock.close()
+        _wait_until(lambda: not self.store.held('p10'), 'released')
+        _wait_until(lambda: _gone(pid), 'exited once nothing is held')
+
     @skip_unless_root
     def test_release_request_of_another_user_is_refused(self):
         uid, gid = _make_user(self)
