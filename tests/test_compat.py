@@ -1,4 +1,4 @@
-"""Tests for testsupport._compat: the one Python 2/3 difference with behaviour, popen_new_session."""
+"""Tests for testsupport._compat: popen_new_session, its one difference with behaviour."""
 from __future__ import absolute_import, division, print_function
 
 import os

@@ -7,7 +7,6 @@ an EINVAL on a socket that cannot say where it is bound, both on a FakeSocket.
 from __future__ import absolute_import, division, print_function
 
 import errno
-import os
 import shutil
 import socket
 import tempfile
