@@ -6,6 +6,7 @@ a private store: a kernel namespace or a registry directory of its own.
 from __future__ import absolute_import, division, print_function
 
 import contextlib
+import errno
 import os
 import random
 import shutil
@@ -20,7 +21,7 @@ import unittest
 import warnings
 
 from testsupport import _leases, _sockets, allocator, platform_shim, socket_helper
-from tests.helpers import set_env
+from tests.helpers import is_closed, set_env
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PLATFORM = platform_shim.current()
@@ -428,6 +429,228 @@ class KernelPolicyTest(PolicyTests, PressureTests, PolicyTestCase):
         self.assertRaises(allocator.NoFreePortError, self.take, alloc)
 
 
+
+class FaultyStore(object):
+    """A store passing calls on to *store*, except those the test makes fail.
+
+    *acquire_error* is raised by every acquire(); *refuse* makes every name
+    look taken; *renew_fails* loses every renewal (as when another process took
+    the name over); *release_error* is raised by release() after it is recorded.
+    """
+
+    def __init__(self, store, acquire_error=None, refuse=False, renew_fails=False,
+                 release_error=None):
+        self.store = store
+        self.acquire_error = acquire_error
+        self.refuse = refuse
+        self.renew_fails = renew_fails
+        self.release_error = release_error
+        self.released = []
+
+    def acquire(self, name, expiry, detached=False):
+        if self.acquire_error is not None:
+            raise self.acquire_error
+        if self.refuse:
+            return None
+        return self.store.acquire(name, expiry, detached)
+
+    def renew(self, handle, expiry):
+        if self.renew_fails:
+            return False
+        return self.store.renew(handle, expiry)
+
+    def release(self, handle):
+        self.released.append(handle.name)
+        if self.release_error is not None:
+            raise self.release_error
+        self.store.release(handle)
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
+
+
+class StoreFailureTest(PolicyTestCase):
+    """What the allocator does when its store fails or loses names (memory store inside)."""
+
+    def faulty(self, clock=None, **kwargs):
+        return FaultyStore(_leases.MemoryStore(clock or FakeClock()), **kwargs)
+
+    def test_failing_store_warns_once_and_leases_nothing(self):
+        error = OSError(errno.EIO, 'Input/output error')
+        low = random_range(4)[0]
+        for port_range in ((low, low + 127), (low, low + 3)):  # blocks, then single ports
+            caught = self.catch_warnings()
+            alloc = self.make_allocator(port_range, store=self.faulty(acquire_error=error))
+            for _ in range(2):
+                with self.assertRaises(allocator.NoFreePortError):
+                    self.take(alloc)
+            self.assertEqual(len(caught), 1, [str(w.message) for w in caught])
+            self.assertIn('the lease store memory (this process only) failed ([Errno %d] '
+                          'Input/output error); no more ports are leased from it'
+                          % errno.EIO, str(caught[0].message))
+            self.assertEqual(alloc._leases, {})
+
+    def test_no_descriptor_for_a_name_is_not_a_store_failure(self):
+        caught = self.catch_warnings()
+        error = OSError(errno.EMFILE, 'Too many open files')
+        alloc = self.make_allocator(random_range(1), store=self.faulty(acquire_error=error))
+        self.assertRaises(allocator.NoFreePortError, self.take, alloc)
+        self.assertEqual(caught, [])  # find_unused_port() falls back to kernel ports instead
+
+    def test_release_errors_are_not_raised(self):
+        clock = FakeClock()
+        error = OSError(errno.EIO, 'Input/output error')
+        low = random_range(4)[0]
+        single = self.make_allocator((low, low + 3), clock,
+                                     store=self.faulty(clock, release_error=error))
+        port = self.take(single)
+        self.assertTrue(single.release(port))
+        self.assertEqual(single.held_units(), 0)
+        store = self.faulty(clock, release_error=error)
+        blocks = self.make_allocator((low, low + 127), clock, store=store)
+        blocks.release(self.take(blocks))
+        clock.now += 5 * allocator._IDLE_BLOCK_SECONDS
+        self.take(blocks)  # the idle block goes back first: that fails, quietly
+        blocks.close()
+        self.assertEqual(blocks.held_units(), 0)
+        self.assertEqual(len([n for n in store.released if n.startswith('b')]), 2)
+
+    def test_block_whose_renewal_fails_is_dropped(self):
+        # A renewal that fails means the block may be another process's now:
+        # none of its ports is handed out again, even by a late release.
+        clock = FakeClock()
+        store = self.faulty(clock, renew_fails=True,
+                            release_error=OSError(errno.EIO, 'Input/output error'))
+        alloc = self.make_allocator(random_range(4), clock, lease=5, store=store)
+        first = self.take(alloc)  # the block's entry runs for 10 s
+        index = first // allocator.BLOCK_SIZE
+        clock.now += 4
+        running = self.take(alloc)  # ends at 9 s: within the entry, no renewal
+        clock.now += 1.5  # the next lease would outlive the entry: renewed, which fails
+        third = self.take(alloc)
+        self.assertEqual(store.released, ['b%d' % index])
+        self.assertNotEqual(third // allocator.BLOCK_SIZE, index)
+        self.assertTrue(alloc.release(running))  # still a lease of ours, ended quietly
+        ports = [self.take(alloc) for _ in range(allocator.BLOCK_SIZE - 1)]
+        self.assertNotIn(first, ports)
+        self.assertNotIn(running, ports)
+
+    def test_single_ports_stop_at_max_units(self):
+        low = random_range(1)[0]
+        alloc = self.make_allocator((low, low + 3), max_units=1)
+        self.take(alloc)
+        with self.assertRaises(allocator.NoFreePortError) as cm:
+            self.take(alloc)
+        self.assertIn('this process holds 1 blocks and ports, the most it may',
+                      str(cm.exception))
+
+    def test_kernel_ports_all_taken_by_others(self):
+        caught = self.catch_warnings()
+        alloc = self.make_allocator(None, store=self.faulty(refuse=True))
+        with self.assertRaises(allocator.NoFreePortError) as cm:
+            self.take(alloc)
+        self.assertIn('no free port in kernel-assigned ports: %d kernel-assigned ports in a '
+                      'row were leased to others' % allocator._KERNEL_TRIES, str(cm.exception))
+        port = self.take(alloc, reserved=False, never_fail=True)  # CPython's way, unleased
+        self.assertTrue(bindable(port))
+        self.assertEqual(alloc._leases, {})
+        self.assertTrue(alloc.release(port))  # known: releasing it is no error
+        self.assertEqual(len(caught), 1)
+
+    def test_detached_kernel_ports_are_all_or_nothing(self):
+        store = _leases.MemoryStore(FakeClock())
+        alloc = self.make_allocator(None, store=store, max_units=2)
+        taken = alloc.lease_detached(2, socket.AF_INET, socket.SOCK_STREAM, 60.0, 'port')
+        self.assertEqual(len(set(port for port, _h in taken)), 2)
+        for port, handle in taken:
+            self.assertTrue(store.held('p%d' % port))
+            store.release(handle)
+        with self.assertRaises(allocator.NoFreePortError):
+            alloc.lease_detached(3, socket.AF_INET, socket.SOCK_STREAM, 60.0, 'port')
+        self.assertEqual(store._held, {})  # the two taken were given back
+        refusing = self.make_allocator(None, store=self.faulty(refuse=True))
+        with self.assertRaises(allocator.NoFreePortError) as cm:
+            refusing.lease_detached(1, socket.AF_INET, socket.SOCK_STREAM, 60.0, 'port')
+        self.assertIn('kernel-assigned ports in a row were leased to others', str(cm.exception))
+
+
+class RecyclingEdgeTest(PolicyTestCase):
+    """Quarantine, early releases and reuse under pressure, one case each."""
+
+    def test_late_release_of_an_expired_reservation_returns_it_to_its_block(self):
+        clock = FakeClock()
+        alloc = self.make_allocator(random_range(4), clock, lease=5)
+        first = self.take(alloc)
+        clock.now += 6
+        self.take(alloc, reserved=False)  # the block is still ours: this lease keeps it
+        self.assertEqual(alloc.unreleased(), [first])
+        self.assertTrue(alloc.release(first))
+        self.assertEqual(alloc.unreleased(), [])
+        ports = [self.take(alloc) for _ in range(allocator.BLOCK_SIZE - 1)]
+        self.assertIn(first, ports)
+
+    def test_lease_released_early_is_not_ended_again_at_its_expiry(self):
+        clock = FakeClock()
+        alloc = self.make_allocator(random_range(1), clock, lease=5)
+        self.take(alloc, reserved=False)
+        alloc.release(self.take(alloc, reserved=False))
+        clock.now += 6
+        ports = [self.take(alloc) for _ in range(allocator.BLOCK_SIZE)]
+        self.assertEqual(len(set(ports)), allocator.BLOCK_SIZE)
+
+    def test_reserved_leases_are_never_reused_under_pressure(self):
+        clock = FakeClock()
+        caught = self.catch_warnings()
+        alloc = self.make_allocator(random_range(1), clock)
+        reserved = [self.take(alloc) for _ in range(allocator.BLOCK_SIZE)]
+        clock.now += allocator._MIN_REUSE_SECONDS
+        self.assertNotIn(self.take(alloc, reserved=False, never_fail=True), reserved)
+        self.assertEqual(len(caught), 1)
+
+    def test_bound_leases_are_not_reused_under_pressure(self):
+        clock = FakeClock()
+        alloc = self.make_allocator(random_range(1), clock)
+        first = [self.take(alloc, reserved=False, never_fail=True)
+                 for _ in range(allocator.BLOCK_SIZE)]
+        user = socket.socket()
+        self.addCleanup(user.close)
+        user.bind((socket_helper.HOST, first[0]))
+        clock.now += allocator._MIN_REUSE_SECONDS
+        self.assertEqual(self.take(alloc, reserved=False, never_fail=True), first[1])
+
+    def test_single_port_lease_that_cannot_be_renewed_is_not_reused(self):
+        clock = FakeClock()
+        caught = self.catch_warnings()
+        low = random_range(1)[0]
+        store = FaultyStore(_leases.MemoryStore(clock), renew_fails=True)
+        alloc = self.make_allocator((low, low + 3), clock, store=store)
+        first = [self.take(alloc, reserved=False, never_fail=True) for _ in range(4)]
+        clock.now += allocator._MIN_REUSE_SECONDS
+        port = self.take(alloc, reserved=False, never_fail=True)
+        self.assertNotIn(port, first)  # a kernel-assigned port instead
+        self.assertEqual(len(caught), 1)
+
+
+@requires_kernel_names
+class ForkForgetTest(PolicyTestCase):
+
+    def make_store(self, clock):
+        return FaultyStore(_leases.KernelStore(PLATFORM, 'test-%016x' % random.getrandbits(64)))
+
+    def test_forget_after_fork_closes_the_copies_and_releases_nothing(self):
+        alloc = self.make_allocator(None)
+        self.take(alloc)
+        alloc2 = self.make_allocator(random_range(4))
+        self.take(alloc2)
+        for each in (alloc, alloc2):
+            handles = list(each._blocks.values()) + [l.handle for l in each._leases.values()
+                                                     if l.handle]
+            self.assertEqual(len(handles), 1)
+            each.forget_after_fork()
+            self.assertTrue(is_closed(handles[0].sock))
+            self.assertEqual(each.store.released, [])
+
+
 class CurrentAllocatorTest(EnvMixin, unittest.TestCase):
     """The per-process allocator: created once, found again by release_port()."""
 
@@ -492,6 +715,38 @@ class CurrentAllocatorTest(EnvMixin, unittest.TestCase):
         self.assertEqual(report['port_strategy'], 'registry')
         expected = 'kernel' if KERNEL_NAMES else 'files'
         self.assertEqual(report['port_store'].split()[0], expected)
+
+
+
+class InheritedAllocatorTest(EnvMixin, unittest.TestCase):
+    """Allocators a forked child inherited: forgotten there, never released or listed."""
+
+    def test_inherited_allocator_is_forgotten_not_released(self):
+        store = _leases.MemoryStore(time.time)
+        parent_pid = os.getpid() + 1  # stands for the parent this process was forked from
+        alloc = allocator._Allocator(random_range(4), 60.0, store, PLATFORM, pid=parent_pid)
+        port = alloc.allocate(socket.AF_INET, socket.SOCK_STREAM, None, True, 'reserve_port')
+        key = (parent_pid, None, 'inherited', None, None)
+        self.addCleanup(allocator._state.pop, key, None)
+        allocator._state[key] = alloc
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            allocator._release_at_exit({key: alloc})
+        self.assertEqual(caught, [])  # the parent's reservation: not ours to list
+        self.assertTrue(store.held('b%d' % (port // allocator.BLOCK_SIZE)))
+        lock = allocator._state_lock
+        allocator._after_fork_in_child()
+        self.assertIsNot(allocator._state_lock, lock)
+        self.assertNotIn(key, allocator._state)
+        self.assertTrue(store.held('b%d' % (port // allocator.BLOCK_SIZE)))
+
+    def test_detached_kernel_ports_from_the_environment(self):
+        self.private_registry()
+        self.set_env(allocator.RANGE_ENV_VAR, 'kernel')
+        ports, keeper = allocator.lease_detached_ports(2, socket.AF_INET, socket.SOCK_STREAM)
+        self.addCleanup(keeper.give_back)
+        self.assertEqual(len(set(ports)), 2)
+        self.assertTrue(all(bindable(port) for port in ports))
 
 
 class ConfigTest(EnvMixin, unittest.TestCase):

@@ -141,6 +141,18 @@ class PortCommandTest(unittest.TestCase):
         self.assertIn('no free port in %d-%d' % (low, low + 3), err)
         self.assertFalse(any(self.held(port) for port in range(low, low + 4)))
 
+    def test_leases_that_cannot_be_handed_on_are_an_error(self):
+        # A file registry whose lock is not a file: entries are created (no
+        # lock needed) but cannot be marked as outliving the command.
+        self.set_env(allocator.BACKEND_ENV_VAR, 'files')
+        os.makedirs(os.path.join(self.directory, '.lock'), 0o700)
+        os.chmod(self.directory, 0o700)
+        status, out, err = run_main(['port', '-n', '2'])
+        self.assertEqual(status, 1)
+        self.assertEqual(len(out.split()), 2)
+        self.assertIn('port: error: a lease entry in %s was lost before it could be handed '
+                      'on: the ports are not leased beyond this process' % self.directory, err)
+
     def test_closed_stdout_leaves_nothing_leased(self):
         class Closed(object):
             def write(self, text):

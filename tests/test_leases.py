@@ -389,6 +389,41 @@ class KeeperTest(unittest.TestCase):
         self.assertTrue(self.store.held('p6'))
         self.assertTrue(self.store.request_release('p6'))
 
+    def connect(self, name):
+        sock = socket.socket(PLATFORM.af_unix, socket.SOCK_STREAM)
+        self.addCleanup(sock.close)
+        sock.connect(self.store.address(name))  # blocking: waits while the backlog is full
+        sock.settimeout(DEADLINE)
+        return sock
+
+    def test_requests_other_than_release_change_nothing(self):
+        self.hold(['p8'], time.time() + 600)
+        (pid,) = _holders(self.store)
+        sock = self.connect('p8')
+        sock.sendall(b'hello\n')
+        self.assertEqual(sock.recv(16), b'')  # dropped without an answer
+        self.assertTrue(self.store.held('p8'))
+        self.assertTrue(self.store.request_release('p8'))
+        _wait_until(lambda: _gone(pid), 'exited once nothing is held')
+
+    def test_oldest_requests_are_dropped_beyond_the_most_pending(self):
+        self.hold(['p9'], time.time() + 600)
+        (pid,) = _holders(self.store)
+        silent = [self.connect('p9') for _ in range(_leases._MAX_PENDING + 2)]
+        self.assertEqual(silent[0].recv(16), b'')  # dropped for the newer ones
+        self.assertEqual(silent[1].recv(16), b'')
+        self.assertTrue(self.store.request_release('p9'))
+        _wait_until(lambda: _gone(pid), 'exited once nothing is held')
+
+    def test_requester_that_leaves_before_the_answer_still_releases(self):
+        self.hold(['p10'], time.time() + 600)
+        (pid,) = _holders(self.store)
+        sock = self.connect('p10')
+        sock.sendall(b'release\n')
+        sock.close()
+        _wait_until(lambda: not self.store.held('p10'), 'released')
+        _wait_until(lambda: _gone(pid), 'exited once nothing is held')
+
     @skip_unless_root
     def test_release_request_of_another_user_is_refused(self):
         uid, gid = _make_user(self)
@@ -823,6 +858,213 @@ class OpenStoreTest(unittest.TestCase):
         handle = store.acquire('b1', time.time() + 60)
         self.addCleanup(store.release, handle)
         self.assertFalse(other.held('b1'))
+
+
+
+# -- error paths and fall-backs, in this process ----------------------------------------
+
+class FailingLock(object):
+    """A lock module (fcntl's shape) whose flock() fails, as on a filesystem without locks."""
+
+    LOCK_EX = 2
+    LOCK_UN = 8
+
+    def flock(self, fd, operation):
+        raise IOError(errno.ENOLCK, 'No locks available')
+
+
+class KernelStoreErrorsTest(unittest.TestCase):
+
+    @skip_unless_kernel_names
+    def test_bind_error_other_than_a_taken_name_propagates(self):
+        store = _leases.KernelStore(PLATFORM, _namespace())
+        before = fd_count()
+        with self.assertRaises(EnvironmentError):
+            store.acquire('n' * 200, time.time() + 60)  # longer than an AF_UNIX address
+        self.assertEqual(fd_count(), before)
+        self.assertTrue(store.held('n' * 200))  # cannot tell: assumed held
+
+    @skip_unless_kernel_names
+    def test_probe_name_taken_still_means_kernel_names_work(self):
+        probe = _leases.KernelStore(PLATFORM, 'probe')
+        handle = probe.acquire('%d' % os.getpid(), 0.0)
+        self.assertIsNotNone(handle)
+        self.addCleanup(probe.release, handle)
+        self.assertTrue(_leases.kernel_names_work(PLATFORM))
+
+    def test_platforms_without_kernel_names(self):
+        self.assertFalse(_leases.kernel_names_work(platform_shim.MACOS))
+        self.assertFalse(_leases.kernel_names_work(PLATFORM.replace(af_unix=None)))
+
+
+class FileStoreErrorsTest(unittest.TestCase):
+
+    def setUp(self):
+        self.dir = _temp_dir(self)
+
+    def store(self, **kwargs):
+        return _leases.FileStore(self.dir, PLATFORM, time.time, os.getpid(), **kwargs)
+
+    def path(self, name):
+        return os.path.join(self.dir, name + '.lease')
+
+    def test_missing_directory_opens_and_is_described(self):
+        missing = os.path.join(self.dir, 'not-yet')
+        store = _leases.FileStore(missing, PLATFORM, time.time, os.getpid())
+        self.assertEqual(store.describe(), 'files (%s)' % missing)
+        with self.assertRaises(EnvironmentError) as cm:
+            store.acquire('b1', time.time() + 60)  # not EEXIST: propagates
+        self.assertEqual(cm.exception.errno, errno.ENOENT)
+
+    def test_start_marker_is_written_into_the_entry(self):
+        handle = self.store(start_marker='4242').acquire('b1', time.time() + 60)
+        self.assertEqual(_read(self.path('b1')).split()[:2], [str(os.getpid()), '4242'])
+        self.assertEqual(handle.token, _read(self.path('b1')))
+
+    def test_renew_to_an_earlier_expiry_keeps_the_entry(self):
+        store = self.store()
+        handle = store.acquire('b1', time.time() + 60)
+        before = _read(self.path('b1'))
+        self.assertTrue(store.renew(handle, time.time() + 30))
+        self.assertEqual(_read(self.path('b1')), before)
+
+    def test_pid_that_is_not_a_number_is_corrupt(self):
+        store = self.store()
+        with open(self.path('young'), 'w') as f:
+            f.write('abc - %r 0123456789abcdef process\n' % (time.time() + 60))
+        self.assertEqual(store.judge('young')[0], 'held')  # maybe being written
+        os.utime(self.path('young'), (1.0, 1.0))
+        self.assertEqual(store.judge('young')[0], 'stale')
+
+    @unittest.skipUnless(hasattr(os, 'symlink'), 'requires symbolic links')
+    def test_entry_replaced_by_a_link_during_takeover_is_not_followed(self):
+        target = os.path.join(_temp_dir(self), 'target')
+        with open(target, 'w') as f:
+            f.write('keep me\n')
+        path = self.path('b1')
+        with open(path, 'w') as f:
+            f.write('%d - 1.0 0123456789abcdef process\n' % os.getpid())  # expired
+        calls = []
+
+        def clock():
+            # judge() reads the clock after reading the entry: at the second
+            # judge (under the lock), another process swaps in a symlink.
+            calls.append(1)
+            if len(calls) == 2:
+                os.remove(path)
+                os.symlink(target, path)
+            return time.time()
+        store = _leases.FileStore(self.dir, PLATFORM, clock, os.getpid())
+        del calls[:]
+        self.assertIsNone(store.acquire('b1', time.time() + 60))
+        self.assertEqual(_read(target), 'keep me\n')
+        self.assertTrue(os.path.islink(path))
+
+    def test_failing_lock_closes_its_descriptor_and_propagates(self):
+        store = self.store(lock_module=FailingLock())
+        handle = store.acquire('b1', time.time() + 60)  # O_EXCL: no lock needed
+        before = fd_count()
+        with self.assertRaises(EnvironmentError) as cm:
+            store.release(handle)
+        self.assertEqual(cm.exception.errno, errno.ENOLCK)
+        self.assertEqual(fd_count(), before)
+        self.assertTrue(store.held('b1'))
+
+
+class KeeperWithoutHolderTest(unittest.TestCase):
+    """Keeper on the file and memory stores (the kernel holder: KeeperTest)."""
+
+    def file_store(self):
+        return _leases.FileStore(_temp_dir(self), PLATFORM, time.time, os.getpid(),
+                                 alive=lambda pid, marker: False)  # as if we had exited
+
+    def test_file_entries_are_marked_detached_and_outlive_the_process(self):
+        store = self.file_store()
+        until = time.time() + 600
+        handles = [store.acquire(name, until, detached=True) for name in ('p1', 'p2')]
+        self.assertEqual([store.judge(n)[0] for n in ('p1', 'p2')], ['stale', 'stale'])
+        keeper = _leases.Keeper(store, handles, until)
+        keeper.hold()
+        self.assertEqual(keeper.handles, [])
+        self.assertEqual([store.judge(n)[0] for n in ('p1', 'p2')], ['held', 'held'])
+        self.assertTrue(_leases.release_detached(store, 'p1'))
+        self.assertEqual(store.judge('p1')[0], 'free')
+
+    def test_file_entry_lost_before_hold_raises(self):
+        store = self.file_store()
+        until = time.time() + 600
+        handles = [store.acquire(name, until, detached=True) for name in ('p1', 'p2')]
+        os.remove(os.path.join(store.directory, 'p2.lease'))
+        keeper = _leases.Keeper(store, handles, until)
+        with self.assertRaises(OSError) as cm:
+            keeper.hold()
+        self.assertIn('a lease entry in %s was lost before it could be handed on'
+                      % store.directory, str(cm.exception))
+        self.assertEqual(keeper.handles, [])
+
+    def test_memory_leases_warn_that_nothing_outlives_the_command(self):
+        store = _leases.MemoryStore(time.time)
+        keeper = _leases.Keeper(store, [store.acquire('p1', time.time() + 60)], 0.0)
+        _leases._warned.clear()
+        self.addCleanup(_leases._warned.clear)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            keeper.hold()
+        self.assertEqual(len(caught), 1)
+        self.assertIn('the ports printed are not leased once this command exits',
+                      str(caught[0].message))
+        self.assertFalse(_leases.release_detached(store, 'p1'))  # nothing detached here
+        self.assertEqual(store.describe(), 'memory (this process only)')
+
+    def test_give_back_goes_on_past_a_failing_store(self):
+        directory = _temp_dir(self)
+        good = _leases.FileStore(directory, PLATFORM, time.time, os.getpid())
+        failing = _leases.FileStore(directory, PLATFORM, time.time, os.getpid(),
+                                    lock_module=FailingLock())
+        handles = [failing.acquire(name, time.time() + 60) for name in ('p1', 'p2')]
+        keeper = _leases.Keeper(failing, handles, 0.0)
+        keeper.give_back()  # the entries stay (their owner is alive) but nothing raises
+        self.assertEqual(keeper.handles, [])
+        self.assertEqual([good.judge(n)[0] for n in ('p1', 'p2')], ['held', 'held'])
+
+
+class OpenStoreFallbackTest(unittest.TestCase):
+
+    def setUp(self):
+        _leases._warned.clear()
+        self.addCleanup(_leases._warned.clear)
+        self.base = _temp_dir(self)
+
+    def open(self, environ, platform, directory, private):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            store = _leases.open_store(environ, platform, directory, private, time.time,
+                                       os.getpid(), platform_shim.user_id(), self.base)
+        return store, [str(w.message) for w in caught]
+
+    def test_kernel_backend_without_kernel_names_uses_the_files(self):
+        directory = os.path.join(self.base, 'registry')
+        store, caught = self.open({_leases.BACKEND_ENV_VAR: 'kernel'},
+                                  PLATFORM.replace(af_unix=None), directory, True)
+        self.assertEqual((store.kind, store.directory), ('files', directory))
+        self.assertEqual(len(caught), 1, caught)
+        self.assertIn('cannot hold port leases as abstract AF_UNIX names; using the file '
+                      'registry %r' % directory, caught[0])
+
+    def test_directory_that_cannot_be_created_without_a_home_falls_back_to_memory(self):
+        blocker = os.path.join(self.base, 'a-file')
+        with open(blocker, 'w'):
+            pass
+        directory = os.path.join(blocker, 'registry')  # under a regular file: ENOTDIR
+        store, caught = self.open({_leases.BACKEND_ENV_VAR: 'files'}, PLATFORM,
+                                  directory, False)  # no HOME: no fallback directory
+        self.assertEqual(store.kind, 'memory')
+        self.assertEqual(len(caught), 1, caught)
+        self.assertIn('%r cannot be created or inspected (' % directory, caught[0])
+
+    def test_no_registry_is_the_shared_kernel_namespace(self):
+        self.assertEqual(_leases.namespace_of(''), '')
+        self.assertEqual(_leases.namespace_of(None), '')
 
 
 # -- several processes on one file registry -------------------------------------------

@@ -277,6 +277,128 @@ class RemoveQuietlyTest(unittest.TestCase):
             platform_shim.remove_quietly(directory)
 
 
+
+class FakeProcTree(object):
+    """/proc of described processes: {pid: stat text or None}, fd directories, links."""
+
+    def __init__(self, stats, fds=None, links=None, listable=True):
+        self.stats, self.fds, self.links = stats, fds or {}, links or {}
+        self.listable = listable
+
+    def read_file(self, path):
+        parts = path.split('/')
+        if len(parts) == 4 and parts[3] == 'stat':
+            return self.stats.get(int(parts[2]))
+        return None
+
+    def list_dir(self, path):
+        if path == '/proc' and self.listable:
+            return [str(pid) for pid in self.stats] + ['self', 'net']
+        pid = int(path.split('/')[2]) if path.endswith('/fd') else None
+        if pid in self.fds:
+            return self.fds[pid]
+        raise OSError(errno.EACCES, 'Permission denied')
+
+    def read_link(self, path):
+        if path in self.links:
+            return self.links[path]
+        raise OSError(errno.ENOENT, 'No such file or directory')
+
+
+class ProcessTreeDescribedTest(unittest.TestCase):
+
+    def test_unlistable_proc_gives_the_pid_alone(self):
+        proc = FakeProcTree({}, listable=False)
+        self.assertEqual(platform_shim.process_tree(LINUX, 10, proc.read_file, proc.list_dir),
+                         [10])
+
+    def test_descendants_in_other_groups_and_odd_stat_files(self):
+        proc = FakeProcTree({
+            10: '10 (child) S 1 10 10 0',
+            20: '20 (grandchild) S 10 20 20 0',    # its own group: found as a descendant
+            30: '30 (great grandchild) S 20 30 30 0',
+            40: 'garbage',                         # no ')': skipped
+            50: '50 (short) S',                    # too few fields: skipped
+            60: None,                              # gone meanwhile
+            70: '70 (stranger) S 1 70 70 0',
+        })
+        self.assertEqual(platform_shim.process_tree(LINUX, 10, proc.read_file, proc.list_dir),
+                         [10, 20, 30])
+
+    def test_listeners_of_a_process_whose_fds_cannot_be_read(self):
+        proc = FakeProcTree({10: '10 (child) S 1 10 10 0', 20: '20 (other) S 10 20 20 0'},
+                            fds={10: ['3', '4']}, links={'/proc/10/fd/3': 'socket:[111]'})
+        tcp = ('  sl  local_address rem_address   st\n'
+               '   0: 0100007F:1F40 00000000:0000 0A 00000000:00000000 00:00000000 00000000'
+               '  1000        0 111 1 0\n')
+        read = lambda path: tcp if path == '/proc/net/tcp' else proc.read_file(path)  # noqa
+        self.assertEqual(platform_shim.listening_ports(LINUX, 10, read, proc.list_dir,
+                                                       proc.read_link),
+                         [('127.0.0.1', 8000)])
+
+    def test_platform_without_port_discovery_cannot_tell(self):
+        self.assertIsNone(platform_shim.listening_ports(LINUX.replace(port_discovery=None), 10))
+
+
+class ListeningPortsEdgesTest(unittest.TestCase):
+
+    def test_lsof_lines_without_a_port_are_skipped(self):
+        output = 'p10\nf3\ntIPv4\nn127.0.0.1:*\nf4\nn127.0.0.1:8000\n'
+        self.assertEqual(platform_shim.listening_ports(MACOS, 10, run=lambda cmd: (0, output)),
+                         [('127.0.0.1', 8000)])
+
+    def test_windows_ipv6_addresses_and_a_truncated_table(self):
+        import struct
+
+        def row6(address, port, state=2, pid=10):
+            return (address + struct.pack('=I', 0) + struct.pack('!H', port) + b'\0\0'
+                    + b'\0' * 16 + struct.pack('=IIII', 0, 0, state, pid))
+        rows = [row6(b'\0' * 16, 9000), row6(b'\x20\x01\x0d\xb8' + b'\0' * 11 + b'\1', 9001)]
+        raw6 = struct.pack('=I', 3) + b''.join(rows) + b'\0' * 10  # claims 3, has 2 and a bit
+        tables = {23: raw6}
+        self.assertEqual(platform_shim.listening_ports(WINDOWS, 10, tcp_table=tables.get),
+                         [('2001:db8:0:0:0:0:0:1', 9001), ('::', 9000)])
+
+    def test_windows_table_errors_give_none(self):
+        class Iphlpapi(object):
+            def __init__(self, result):
+                self.result, self.calls = result, 0
+
+            def GetExtendedTcpTable(self, buf, size, order, family, table_class, reserved):
+                self.calls += 1
+                size.contents.value = size.contents.value + 64  # grows every time
+                return self.result
+        denied = Iphlpapi(5)  # ERROR_ACCESS_DENIED
+        self.assertIsNone(platform_shim._windows_tcp_table(2, denied))
+        self.assertEqual(denied.calls, 1)
+        growing = Iphlpapi(122)  # ERROR_INSUFFICIENT_BUFFER, five times over
+        self.assertIsNone(platform_shim._windows_tcp_table(2, growing))
+        self.assertEqual(growing.calls, 5)
+
+
+class SignalGroupEdgesTest(unittest.TestCase):
+
+    class ExitedProcess(object):
+        pid = 4321
+
+        def poll(self):
+            return None  # not reaped yet...
+
+        def terminate(self):
+            raise OSError(errno.ESRCH, 'No such process')  # ...but gone
+
+    def test_windows_process_that_exited_meanwhile(self):
+        self.assertFalse(platform_shim.signal_process_group(WINDOWS, self.ExitedProcess(),
+                                                            False))
+
+    def test_posix_unexpected_error_propagates(self):
+        def killpg(pgid, sig):
+            raise OSError(errno.EINVAL, 'Invalid argument')
+        with self.assertRaises(OSError) as cm:
+            platform_shim.signal_process_group(LINUX, self.ExitedProcess(), True, killpg=killpg)
+        self.assertEqual(cm.exception.errno, errno.EINVAL)
+
+
 # Sample /proc/net lines as a little-endian (x86) Linux prints them.
 _TCP_HEADER = ('  sl  local_address rem_address   st tx_queue rx_queue tr tm->when '
                'retrnsmt   uid  timeout inode')

@@ -15,6 +15,8 @@ import tempfile
 import unittest
 
 from testsupport import _leases, platform_shim
+from tests.fakes import FakeSocket, FakeSocketError
+from tests.helpers import fd_count
 
 
 class FakeMsvcrt(object):
@@ -221,6 +223,104 @@ class PrivateDirTest(unittest.TestCase):
         self.assertTrue(platform_shim.is_file_exists_error(OSError(errno.EEXIST, 'exists')))
         self.assertTrue(platform_shim.is_file_missing_error(IOError(errno.ENOENT, 'missing')))
         self.assertFalse(platform_shim.is_file_exists_error(OSError(errno.ENOENT, 'missing')))
+
+
+
+posix_devnull = unittest.skipUnless(os.name == 'posix' and os.devnull == '/dev/null',
+                                    'needs a character device (/dev/null)')
+
+
+class RegistryFilesTest(unittest.TestCase):
+    """The registry's file primitives refuse what is not a regular file and leak nothing."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix='tsu-files-')
+        self.addCleanup(shutil.rmtree, self.dir, True)
+
+    def test_failed_write_removes_the_new_file(self):
+        path = os.path.join(self.dir, 'b1.lease')
+        before = fd_count()
+        with self.assertRaises(TypeError):
+            platform_shim.create_file_exclusive(path, None)  # os.write() refuses it
+        self.assertEqual(os.listdir(self.dir), [])
+        self.assertEqual(fd_count(), before)
+
+    @posix_devnull
+    def test_rewrite_refuses_a_device(self):
+        before = fd_count()
+        with self.assertRaises(platform_shim.OddFileError) as cm:
+            platform_shim.rewrite_file(os.devnull, b'1 - 2.0 0 process\n')
+        self.assertIn('not a regular file', str(cm.exception))
+        self.assertEqual(fd_count(), before)
+
+    @posix_devnull
+    def test_lock_file_that_is_a_device_is_refused(self):
+        before = fd_count()
+        with self.assertRaises(platform_shim.OddFileError) as cm:
+            platform_shim.open_lock_file(os.devnull)
+        self.assertIn('not a regular file', str(cm.exception))
+        self.assertEqual(fd_count(), before)
+
+    def test_remove_tree_of_a_regular_file_raises(self):
+        path = os.path.join(self.dir, 'file')
+        with open(path, 'w'):
+            pass
+        with self.assertRaises(EnvironmentError):
+            platform_shim.remove_tree_quietly(path)
+        platform_shim.remove_tree_quietly(os.path.join(self.dir, 'missing'))  # fine
+
+
+class RegistryPlacesTest(unittest.TestCase):
+
+    def test_fallback_registry_dir(self):
+        self.assertIsNone(platform_shim.fallback_registry_dir(
+            platform_shim.WINDOWS, {'HOME': '/home/me'}, 'box'))
+        self.assertEqual(platform_shim.fallback_registry_dir(
+            platform_shim.LINUX, {'XDG_CACHE_HOME': '/cache', 'HOME': '/home/me'}, 'box'),
+            os.path.join('/cache', 'testsupport', 'ports-box'))
+        self.assertEqual(platform_shim.fallback_registry_dir(
+            platform_shim.MACOS, {'HOME': '/Users/me'}, ''),
+            os.path.join('/Users/me', '.cache', 'testsupport', 'ports-localhost'))
+        self.assertIsNone(platform_shim.fallback_registry_dir(platform_shim.LINUX, {}, 'box'))
+
+    def test_missing_runtime_dir_gives_the_temp_directory(self):
+        def missing(path):
+            raise OSError(errno.ENOENT, 'No such file or directory')
+        self.assertEqual(platform_shim.default_registry_dir(
+            platform_shim.LINUX, {'XDG_RUNTIME_DIR': '/run/user/1000'}, '/tmp', 1000, missing),
+            os.path.join('/tmp', 'testsupport-1000'))
+
+
+class PeerAndProcessTest(unittest.TestCase):
+
+    def test_peer_uid_where_the_platform_cannot_tell(self):
+        sock = FakeSocket(family=1)
+        self.assertIsNone(platform_shim.peer_uid(platform_shim.MACOS, sock))
+        self.assertEqual(sock.calls, [])  # no SO_PEERCRED there: not even asked
+
+    def test_peer_uid_when_the_option_fails(self):
+        linux = platform_shim.LINUX
+        sock = FakeSocket(family=1, options={
+            (linux.sol_socket, linux.so_peercred): FakeSocketError(errno.ENOTCONN)})
+        self.assertIsNone(platform_shim.peer_uid(linux, sock))
+
+    def test_unreadable_proc_stat_gives_no_marker_and_pid_liveness(self):
+        linux = platform_shim.LINUX
+        for text in (None, 'garbage without a paren', '42 (python) S 1 42 42 0\n'):
+            read = lambda path, text=text: text  # noqa: E731
+            self.assertIsNone(platform_shim.process_start_marker(linux, 42, read))
+            # kill(pid, 0) worked and /proc says nothing more: alive.
+            self.assertTrue(platform_shim.process_alive(
+                linux, 42, '777', kill=lambda pid, sig: None, read_file=read))
+
+    def test_windows_exit_code_unreadable_means_alive(self):
+        class NoExitCode(FakeKernel32):
+            def GetExitCodeProcess(self, handle, ref):
+                return 0
+        kernel32 = NoExitCode()
+        self.assertTrue(platform_shim.process_alive(platform_shim.WINDOWS, 42,
+                                                    kernel32=kernel32))
+        self.assertEqual(kernel32.closed, [7])
 
 
 class WindowsRegistryTest(unittest.TestCase):

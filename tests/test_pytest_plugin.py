@@ -17,7 +17,7 @@ import unittest
 
 import testsupport
 from testsupport import _compat, support
-from tests.helpers import save_env
+from tests.helpers import save_env, set_env
 
 try:
     import pytest
@@ -354,6 +354,58 @@ class SkipReasonTest(unittest.TestCase):
         self.assertEqual(pytest_plugin._unix_skip_reason('No UNIX Sockets'),
                          'requires_unix_socket: No UNIX Sockets')
         self.assertIsNone(pytest_plugin._unix_skip_reason(None))
+
+
+
+@needs_pytest
+class PortFactoryTest(unittest.TestCase):
+    """The factory behind unused_tcp_port_factory, in this process, on a two-port range."""
+
+    def setUp(self):
+        from testsupport import allocator
+        self.allocator = allocator
+        base = tempfile.mkdtemp(prefix='tsu-factory-')
+        self.addCleanup(shutil.rmtree, base, True)
+        directory = os.path.join(base, 'registry')
+        set_env(self, allocator.REGISTRY_ENV_VAR, directory)
+        self.addCleanup(self.forget, directory)
+        set_env(self, allocator.RANGE_ENV_VAR, '%d-%d' % self.two_free_ports())
+
+    def two_free_ports(self):
+        """Two neighbouring ports of the default candidate range that are bindable now."""
+        import random
+        import socket
+        from testsupport import _sockets, platform_shim
+        platform = platform_shim.current()
+        low, high = self.allocator._default_range(platform.ephemeral_port_range())
+        for _attempt in range(100):
+            port = random.randrange(low, high)
+            if all(_sockets.bind_error(socket.AF_INET, socket.SOCK_STREAM, None, p, platform,
+                                       'test') is None for p in (port, port + 1)):
+                break
+        return port, port + 1
+
+    def forget(self, directory):
+        for key in list(self.allocator._state):
+            if key[2] == directory:
+                self.allocator._state.pop(key).close()
+
+    def test_a_port_handed_out_before_is_never_returned_again(self):
+        import socket
+        factory = pytest_plugin._PortFactory(socket.SOCK_STREAM)
+        self.addCleanup(factory.release_all)
+        first, second = factory(), factory()
+        # The lease on the first ends early (as when it ran out): the range's only
+        # free port is one the factory has produced, so it has none to give.
+        self.allocator.release_port(first)
+        with self.assertRaises(self.allocator.NoFreePortError):
+            factory()
+        # The repeat it held meanwhile was given back.
+        self.assertEqual(self.allocator.reserve_port(), first)
+        self.allocator.release_port(first)
+        factory.release_all()
+        self.assertEqual(factory.held, [])
+        self.assertEqual(factory.produced, set([first, second]))
 
 
 USE_TESTS = '''
