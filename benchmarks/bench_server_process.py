@@ -33,7 +33,6 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -46,31 +45,17 @@ ADDRESS_IN_USE = re.compile(r'Address already in use|EADDRINUSE|\[Errno 98\]|\[E
 OUTCOME = re.compile(r'(\d+) (passed|failed|errors?)')
 
 STRESS_TEST = '''
-import socket
 import sys
 
 import pytest
 
 from testsupport import servers
 
+sys.path.insert(0, %(here)r)
+from bench_server_process import greet, pick_a_number  # noqa: E402
+
 CHILD = %(child)r
 MODE = %(mode)r
-
-
-def greet(host, port):
-    sock = socket.create_connection((host, port), 30)
-    try:
-        assert sock.recv(100).startswith(b'hello')
-    finally:
-        sock.close()
-
-
-def pick_a_number():
-    sock = socket.socket()
-    sock.bind(('127.0.0.1', 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
 
 
 @pytest.mark.parametrize('n', range(%(tests)d))
@@ -107,11 +92,17 @@ def greet(host, port):
         sock.close()
 
 
-def pick_a_number_then_start():
+def pick_a_number():
+    """The racy pattern under comparison: bind port 0, close, return the number."""
     sock = socket.socket()
     sock.bind(('127.0.0.1', 0))
     port = sock.getsockname()[1]
     sock.close()
+    return port
+
+
+def pick_a_number_then_start():
+    port = pick_a_number()
     devnull = open(os.devnull, 'wb')
     try:
         process = subprocess.Popen([sys.executable, CHILD, '--port', str(port)], stdout=devnull)
@@ -163,7 +154,7 @@ def stress(tests, workers, mode):
     churner = None
     try:
         with open(os.path.join(directory, 'test_stress.py'), 'w') as fp:
-            fp.write(textwrap.dedent(STRESS_TEST % {'child': CHILD, 'mode': mode,
+            fp.write(textwrap.dedent(STRESS_TEST % {'child': CHILD, 'mode': mode, 'here': HERE,
                                                     'tests': tests}))
         env = dict(os.environ, PYTHONPATH=ROOT,
                    TESTSUPPORT_PORT_REGISTRY=os.path.join(directory, 'registry'))
