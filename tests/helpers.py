@@ -133,6 +133,28 @@ def set_env(testcase, name, value):
         os.environ[name] = value
 
 
+def private_registry(testcase):
+    """Give *testcase* a private port registry: its own directory and kernel namespace.
+
+    Sets ``TESTSUPPORT_PORT_REGISTRY`` until cleanup; then this process's
+    allocators on it are closed (their leases given back) and the directory
+    removed. Returns the registry directory (not created: the store does that).
+    """
+    import shutil
+    from testsupport import allocator
+    base = tempfile.mkdtemp(prefix='tsu-registry-')
+    testcase.addCleanup(shutil.rmtree, base, True)
+    directory = os.path.join(base, 'registry')
+    set_env(testcase, allocator.REGISTRY_ENV_VAR, directory)
+
+    def forget():
+        for key in list(allocator._state):
+            if key[2] == directory:
+                allocator._state.pop(key).close()
+    testcase.addCleanup(forget)
+    return directory
+
+
 def run_main(argv):
     """Run ``_cli.main(argv)`` in this process: ``(status, stdout, stderr)`` as text."""
     from testsupport import _cli  # the CLI loads every module: only for the tests that use it

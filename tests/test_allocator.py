@@ -21,7 +21,7 @@ import unittest
 import warnings
 
 from testsupport import _leases, _sockets, allocator, platform_shim, socket_helper
-from tests.helpers import is_closed, set_env
+from tests.helpers import is_closed, private_registry, set_env
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PLATFORM = platform_shim.current()
@@ -70,13 +70,7 @@ class EnvMixin(object):
         set_env(self, name, value)
 
     def private_registry(self):
-        """A private registry for this test (its own directory and kernel namespace)."""
-        base = tempfile.mkdtemp(prefix='tsu-alloc-')
-        self.addCleanup(shutil.rmtree, base, True)
-        directory = os.path.join(base, 'registry')
-        self.set_env(allocator.REGISTRY_ENV_VAR, directory)
-        self.addCleanup(forget_allocators, directory)
-        return directory
+        return private_registry(self)
 
     def catch_warnings(self):
         _leases._warned.clear()
@@ -86,13 +80,6 @@ class EnvMixin(object):
         self.addCleanup(catcher.__exit__, None, None, None)
         warnings.simplefilter('always')
         return caught
-
-
-def forget_allocators(directory):
-    """Close and drop this process's allocators on the private registry *directory*."""
-    for key in list(allocator._state):
-        if key[2] == directory:
-            allocator._state.pop(key).close()
 
 
 class PolicyTestCase(EnvMixin, unittest.TestCase):

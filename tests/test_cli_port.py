@@ -4,16 +4,14 @@ from __future__ import absolute_import, division, print_function
 import io
 import os
 import random
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import unittest
 
 from testsupport import _cli, _compat, allocator, platform_shim, socket_helper
-from tests.helpers import run_main, set_env
+from tests.helpers import private_registry, run_main, set_env
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -32,19 +30,10 @@ class PortCommandTest(unittest.TestCase):
     """The port and release commands, on a private registry (its own kernel namespace)."""
 
     def setUp(self):
-        base = tempfile.mkdtemp(prefix='tsu-cli-')
-        self.addCleanup(shutil.rmtree, base, True)
-        self.directory = os.path.join(base, 'registry')
-        self.set_env(allocator.REGISTRY_ENV_VAR, self.directory)
-        self.addCleanup(self.forget_allocators)
+        self.directory = private_registry(self)
 
     def set_env(self, name, value):
         set_env(self, name, value)
-
-    def forget_allocators(self):
-        for key in list(allocator._state):
-            if key[2] == self.directory:
-                allocator._state.pop(key).close()
 
     def store(self):
         return allocator._current().store

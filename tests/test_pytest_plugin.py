@@ -17,7 +17,7 @@ import unittest
 
 import testsupport
 from testsupport import _compat, support
-from tests.helpers import save_env, set_env
+from tests.helpers import private_registry, save_env, set_env
 
 try:
     import pytest
@@ -364,11 +364,7 @@ class PortFactoryTest(unittest.TestCase):
     def setUp(self):
         from testsupport import allocator
         self.allocator = allocator
-        base = tempfile.mkdtemp(prefix='tsu-factory-')
-        self.addCleanup(shutil.rmtree, base, True)
-        directory = os.path.join(base, 'registry')
-        set_env(self, allocator.REGISTRY_ENV_VAR, directory)
-        self.addCleanup(self.forget, directory)
+        private_registry(self)
         set_env(self, allocator.RANGE_ENV_VAR, '%d-%d' % self.two_free_ports())
 
     def two_free_ports(self):
@@ -384,11 +380,6 @@ class PortFactoryTest(unittest.TestCase):
                                        'test') is None for p in (port, port + 1)):
                 break
         return port, port + 1
-
-    def forget(self, directory):
-        for key in list(self.allocator._state):
-            if key[2] == directory:
-                self.allocator._state.pop(key).close()
 
     def test_a_port_handed_out_before_is_never_returned_again(self):
         import socket

@@ -70,19 +70,9 @@ class IsolatedMixin(helpers.FdLeakMixin):
     """A private port registry, and a check that no fd and no child outlives the test."""
 
     def setUp(self):
-        registry = tempfile.mkdtemp(prefix='procs-registry-')
-        self.addCleanup(shutil.rmtree, registry, True)
-        saved = os.environ.get('TESTSUPPORT_PORT_REGISTRY')
-        os.environ['TESTSUPPORT_PORT_REGISTRY'] = registry
-        self.addCleanup(self._restore, saved)
+        helpers.private_registry(self)
         self.fds_before = helpers.open_fds()
         self.children_before = children()
-
-    def _restore(self, saved):
-        if saved is None:
-            os.environ.pop('TESTSUPPORT_PORT_REGISTRY', None)
-        else:
-            os.environ['TESTSUPPORT_PORT_REGISTRY'] = saved
 
     def assertNothingLeft(self):
         self.assertEqual(helpers.open_fds() - self.fds_before, set(), 'descriptors leaked')
