@@ -98,3 +98,10 @@ class FakeClock(object):
         self.now += seconds
         if self.on_sleep is not None:
             self.on_sleep(len(self.pauses))
+
+
+class FakeModule(object):
+    """A stand-in for the socket or errno module of another system."""
+
+    def __init__(self, **attrs):
+        self.__dict__.update(attrs)

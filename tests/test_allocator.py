@@ -20,14 +20,14 @@ import time
 import unittest
 import warnings
 
-from testsupport import _leases, _sockets, allocator, platform_shim, socket_helper
+from testsupport import _leases, _sockets, _system, allocator, platform_shim, socket_helper
 from tests.helpers import is_closed, private_registry, set_env
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PLATFORM = platform_shim.current()
 KERNEL_NAMES = _leases.kernel_names_work(PLATFORM)
 skip_unless_root = unittest.skipUnless(
-    platform_shim.user_id() == 0 and sys.platform.startswith('linux') and hasattr(os, 'fork'),
+    _system.user_id() == 0 and sys.platform.startswith('linux') and hasattr(os, 'fork'),
     'requires root on Linux (the test creates two users with useradd)')
 requires_kernel_names = unittest.skipUnless(
     KERNEL_NAMES, 'needs abstract AF_UNIX names (Linux); the file store is tested everywhere')

@@ -111,10 +111,11 @@ class LayersTest(unittest.TestCase):
 
     def test_the_layers_point_down(self):
         edges, _private = analyse()
-        order = ['_compat', 'platform_shim', '_sockets', 'allocator', 'socket_helper',
-                 'servers', 'mixin']
-        for lower, higher in zip(order, order[1:]):
-            self.assertNotIn(higher, edges[lower])
+        order = ['_compat', '_system', 'platform_shim', '_port_tables', '_sockets', 'allocator',
+                 'socket_helper', 'servers', 'mixin']
+        for index, lower in enumerate(order):
+            for higher in order[index + 1:]:
+                self.assertNotIn(higher, edges[lower], '%s imports %s' % (lower, higher))
         for top in ('mixin', 'pytest_plugin', '_cli'):
             for name in order:
                 self.assertNotIn(top, edges[name])

@@ -23,13 +23,13 @@ import time
 import unittest
 import warnings
 
-from testsupport import _leases, allocator, platform_shim
+from testsupport import _leases, _system, allocator, platform_shim
 
 from .helpers import fd_count
 
 PLATFORM = platform_shim.current()
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-IS_ROOT = platform_shim.user_id() == 0
+IS_ROOT = _system.user_id() == 0
 KERNEL_NAMES = _leases.kernel_names_work(PLATFORM)
 skip_unless_kernel_names = unittest.skipUnless(
     KERNEL_NAMES, 'requires abstract AF_UNIX names (Linux, not sandboxed)')
@@ -633,10 +633,10 @@ class FileStoreTest(unittest.TestCase):
                                  stdin=subprocess.PIPE)
         self.addCleanup(child.wait)
         self.addCleanup(child.stdin.close)
-        marker = platform_shim.process_start_marker(PLATFORM, child.pid)
+        marker = _system.process_start_marker(PLATFORM, child.pid)
         if marker is None:
             self.skipTest('requires process start times (Linux /proc)')
-        store = self.file_store(alive=lambda pid, m: platform_shim.process_alive(
+        store = self.file_store(alive=lambda pid, m: _system.process_alive(
             PLATFORM, pid, m, kill=kill))
         return child.pid, marker, store
 
@@ -740,7 +740,7 @@ class OpenStoreTest(unittest.TestCase):
 
     def setUp(self):
         self.parent = _temp_dir(self)  # stands for /tmp
-        self.default = os.path.join(self.parent, 'testsupport-%s' % platform_shim.user_id())
+        self.default = os.path.join(self.parent, 'testsupport-%s' % _system.user_id())
         self.home = _temp_dir(self)
         self.environ = {'HOME': self.home, _leases.BACKEND_ENV_VAR: 'files'}
 
@@ -749,12 +749,12 @@ class OpenStoreTest(unittest.TestCase):
             warnings.simplefilter('always')
             store = _leases.open_store(self.environ, PLATFORM, directory or self.default,
                                        private, time.time, os.getpid(),
-                                       platform_shim.user_id(), self.parent)
+                                       _system.user_id(), self.parent)
         return store, [w for w in caught if issubclass(w.category, allocator.PortRegistryWarning)]
 
     def fallback(self):
-        return platform_shim.fallback_registry_dir(PLATFORM, self.environ,
-                                                   platform_shim.host_name())
+        return _system.fallback_registry_dir(PLATFORM, self.environ,
+                                                   _system.host_name())
 
     def assertMoved(self, why):
         store, caught = self.open()
@@ -818,7 +818,7 @@ class OpenStoreTest(unittest.TestCase):
     def test_relative_xdg_cache_home_is_ignored(self):
         self.environ['XDG_CACHE_HOME'] = 'relative-cache'
         self.assertEqual(self.fallback(), os.path.join(
-            self.home, '.cache', 'testsupport', 'ports-%s' % (platform_shim.host_name()
+            self.home, '.cache', 'testsupport', 'ports-%s' % (_system.host_name()
                                                               or 'localhost')))
         self.environ['HOME'] = 'relative-home'
         self.assertIsNone(self.fallback())
@@ -1039,7 +1039,7 @@ class OpenStoreFallbackTest(unittest.TestCase):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter('always')
             store = _leases.open_store(environ, platform, directory, private, time.time,
-                                       os.getpid(), platform_shim.user_id(), self.base)
+                                       os.getpid(), _system.user_id(), self.base)
         return store, [str(w.message) for w in caught]
 
     def test_kernel_backend_without_kernel_names_uses_the_files(self):

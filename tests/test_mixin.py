@@ -372,10 +372,9 @@ class SkipMethodsTest(SocketTestMixin, unittest.TestCase):
         setattr(module, name, value)
 
     def set_unix_problem(self, reason):
-        problems = _sockets._unix_problem  # the cached probe result, per platform name
-        name = platform_shim.current().name
-        self.addCleanup(problems.update, dict(problems))
-        problems[name] = reason
+        problems = _sockets._unix_problems  # the cached probe results, per platform
+        self.addCleanup(problems.__setitem__, slice(None), list(problems))
+        problems.insert(0, (platform_shim.current(), reason))
 
     def test_skip_unless_ipv6_reason(self):
         self.set_module_value(socket_helper, 'IPV6_ENABLED', False)

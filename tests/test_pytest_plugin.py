@@ -306,7 +306,7 @@ NO_IPV6_NO_UNIX_CONFTEST = '''
 from testsupport import _sockets, platform_shim, socket_helper
 
 socket_helper.IPV6_ENABLED = False
-_sockets._unix_problem[platform_shim.current().name] = 'No UNIX Sockets'
+_sockets._unix_problems.insert(0, (platform_shim.current(), 'No UNIX Sockets'))
 '''
 
 

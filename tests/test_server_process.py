@@ -17,7 +17,7 @@ import sys
 import tempfile
 import unittest
 
-from testsupport import _compat, mixin, platform_shim, servers
+from testsupport import _compat, _port_tables, _system, mixin, platform_shim, servers
 from testsupport.platform_shim import LINUX, MACOS, WINDOWS
 
 from . import helpers
@@ -39,7 +39,7 @@ def children():
 
 def gone(pid):
     """True once *pid* no longer runs (a zombie of another parent counts as gone)."""
-    return not platform_shim.process_alive(LINUX, pid)
+    return not _system.process_alive(LINUX, pid)
 
 
 def child(*args):
@@ -291,7 +291,7 @@ class ListeningPortsLinuxTest(unittest.TestCase):
     def test_finds_own_listener(self):
         sock = servers.make_listener()
         self.addCleanup(sock.close)
-        found = platform_shim.listening_ports(LINUX, os.getpid())
+        found = _port_tables.listening_ports(LINUX, os.getpid())
         self.assertIn(('127.0.0.1', sock.getsockname()[1]), found)
 
 
@@ -343,12 +343,12 @@ class ListeningPortsDescribedTest(unittest.TestCase):
 
     def test_procfs_tree_and_group(self):
         proc = FakeProc()
-        self.assertEqual(platform_shim.process_tree(LINUX, 10, proc.read_file, proc.list_dir),
+        self.assertEqual(_system.process_tree(LINUX, 10, proc.read_file, proc.list_dir),
                          [10, 11, 13])
 
     def test_procfs_listeners_of_the_tree(self):
         proc = FakeProc()
-        found = platform_shim.listening_ports(LINUX, 10, proc.read_file, proc.list_dir,
+        found = _port_tables.listening_ports(LINUX, 10, proc.read_file, proc.list_dir,
                                               proc.read_link)
         # 112 is an established connection, 999 belongs to another process.
         self.assertEqual(found, [('127.0.0.1', 8000), ('::1', 9000)])
@@ -359,15 +359,15 @@ class ListeningPortsDescribedTest(unittest.TestCase):
         def run(cmd):
             calls.append(cmd)
             return 0, 'p10\nf3\ntIPv4\nn127.0.0.1:8000\nf4\ntIPv6\nn*:9000\nf5\ntIPv6\nn[::1]:9001\n'
-        self.assertEqual(platform_shim.listening_ports(MACOS, 10, run=run),
+        self.assertEqual(_port_tables.listening_ports(MACOS, 10, run=run),
                          [('127.0.0.1', 8000), ('::', 9000), ('::1', 9001)])
         self.assertEqual(calls, [['lsof', '-a', '-g', '10', '-iTCP', '-sTCP:LISTEN', '-P', '-n',
                                   '-Ftn']])
 
     def test_lsof_nothing_and_missing(self):
-        self.assertEqual(platform_shim.listening_ports(MACOS, 10, run=lambda cmd: (1, '')), [])
-        self.assertIsNone(platform_shim.listening_ports(MACOS, 10, run=lambda cmd: (None, '')))
-        self.assertEqual(platform_shim.process_tree(MACOS, 10), [10])
+        self.assertEqual(_port_tables.listening_ports(MACOS, 10, run=lambda cmd: (1, '')), [])
+        self.assertIsNone(_port_tables.listening_ports(MACOS, 10, run=lambda cmd: (None, '')))
+        self.assertEqual(_system.process_tree(MACOS, 10), [10])
 
     def windows_tables(self):
         v4 = [(2, socket.inet_aton('127.0.0.1'), 8000, 10), (2, socket.inet_aton('0.0.0.0'),
@@ -382,9 +382,9 @@ class ListeningPortsDescribedTest(unittest.TestCase):
 
     def test_windows_table(self):
         tables = self.windows_tables()
-        self.assertEqual(platform_shim.listening_ports(WINDOWS, 10, tcp_table=tables.get),
+        self.assertEqual(_port_tables.listening_ports(WINDOWS, 10, tcp_table=tables.get),
                          [('127.0.0.1', 8000), ('::1', 9000)])
-        self.assertIsNone(platform_shim.listening_ports(WINDOWS, 10,
+        self.assertIsNone(_port_tables.listening_ports(WINDOWS, 10,
                                                         tcp_table=lambda family: None))
 
     def test_windows_get_extended_tcp_table_grows_the_buffer(self):
@@ -401,7 +401,7 @@ class ListeningPortsDescribedTest(unittest.TestCase):
                 ctypes.memmove(buf, raw, len(raw))
                 size.contents.value = len(raw)
                 return 0
-        self.assertEqual(platform_shim._windows_tcp_table(2, FakeIphlpapi()), raw)
+        self.assertEqual(_port_tables._windows_tcp_table(2, FakeIphlpapi()), raw)
         self.assertEqual(calls, [(4, 2, 3), (len(raw), 2, 3)])
 
 
@@ -426,24 +426,24 @@ class SignalGroupDescribedTest(unittest.TestCase):
     def test_posix_signals_the_group(self):
         calls = []
         process = self.FakeProcess()
-        self.assertTrue(platform_shim.signal_process_group(
+        self.assertTrue(_system.signal_process_group(
             MACOS, process, False, killpg=lambda *a: calls.append(a)))
-        self.assertTrue(platform_shim.signal_process_group(
+        self.assertTrue(_system.signal_process_group(
             MACOS, process, True, killpg=lambda *a: calls.append(a)))
         self.assertEqual(calls, [(4321, signal.SIGTERM), (4321, signal.SIGKILL)])
 
     def test_posix_group_gone(self):
         def killpg(pgid, sig):
             raise OSError(errno.ESRCH, 'No such process')
-        self.assertFalse(platform_shim.signal_process_group(LINUX, self.FakeProcess(), True,
+        self.assertFalse(_system.signal_process_group(LINUX, self.FakeProcess(), True,
                                                             killpg=killpg))
 
     def test_windows_terminates_the_process(self):
         process = self.FakeProcess()
-        self.assertTrue(platform_shim.signal_process_group(WINDOWS, process, False))
-        self.assertTrue(platform_shim.signal_process_group(WINDOWS, process, True))
+        self.assertTrue(_system.signal_process_group(WINDOWS, process, False))
+        self.assertTrue(_system.signal_process_group(WINDOWS, process, True))
         process.returncode = 1
-        self.assertFalse(platform_shim.signal_process_group(WINDOWS, process, True))
+        self.assertFalse(_system.signal_process_group(WINDOWS, process, True))
         self.assertEqual(process.calls, ['terminate', 'kill'])
 
 

@@ -10,7 +10,7 @@ import stat
 import threading
 import unittest
 
-from testsupport import _compat, platform_shim, servers, socket_helper, support
+from testsupport import _compat, _port_tables, platform_shim, servers, socket_helper, support
 from tests.fakes import FakeClock, FakeSocket, FakeSocketError
 from tests.helpers import EchoHandler, fd_count, is_closed
 
@@ -522,7 +522,7 @@ class PortInUseRealProcfsTest(ServersTestCase):
         conn.close()
         deadline = _compat.monotonic() + support.LOOPBACK_TIMEOUT
         while _compat.monotonic() < deadline:  # the final ACK is the kernel's, not ours
-            state = platform_shim.port_state(platform_shim.current(), port, '127.0.0.1',
+            state = _port_tables.port_state(platform_shim.current(), port, '127.0.0.1',
                                              socket.AF_INET, socket.SOCK_STREAM)
             if state.state == 'time_wait':
                 break

@@ -12,7 +12,7 @@ import sys
 import tempfile
 import unittest
 
-from testsupport import _compat, _sockets, platform_shim, socket_helper, support
+from testsupport import _compat, _sockets, _system, platform_shim, socket_helper, support
 from testsupport.socket_helper import (
     HOST,
     HOSTv4,
@@ -49,7 +49,7 @@ class ConstantsTest(unittest.TestCase):
         socket.gethostname()
 
     def test_ipv6_enabled_matches_a_real_bind(self):
-        error = platform_shim.probe_bind(socket.AF_INET6, (HOSTv6, 0))
+        error = _sockets.probe_bind(socket.AF_INET6, (HOSTv6, 0))
         self.assertEqual(IPV6_ENABLED, socket.has_ipv6 and error is None)
 
     def test_python_built_without_ipv6_is_disabled(self):
@@ -316,7 +316,7 @@ class BindUnixSocketTest(FdLeakMixin, unittest.TestCase):
 
     def test_binds_to_the_path(self):
         path = create_unix_domain_name()
-        self.addCleanup(platform_shim.remove_quietly, path)
+        self.addCleanup(_system.remove_quietly, path)
         sock = new_socket(self, socket.AF_UNIX)
         self.assertIsNone(bind_unix_socket(sock, path))
         self.assertEqual(sock.getsockname(), path)
@@ -347,14 +347,14 @@ class BindUnixSocketTest(FdLeakMixin, unittest.TestCase):
     def test_surrogateescape_path_binds(self):
         # CPython's test_socket.testSurrogateescapeBind: bind() encodes as os.fsencode.
         path = create_unix_domain_name() + '\udcf2\udcf3'
-        self.addCleanup(platform_shim.remove_quietly, path)
+        self.addCleanup(_system.remove_quietly, path)
         sock = new_socket(self, socket.AF_UNIX)
         bind_unix_socket(sock, path)
         self.assertTrue(os.path.exists(path))
 
     def test_address_in_use_propagates(self):
         path = create_unix_domain_name()
-        self.addCleanup(platform_shim.remove_quietly, path)
+        self.addCleanup(_system.remove_quietly, path)
         bind_unix_socket(new_socket(self, socket.AF_UNIX), path)
         sock = new_socket(self, socket.AF_UNIX)
         with self.assertRaises(socket.error) as cm:
@@ -566,7 +566,7 @@ class CreateUnixDomainNameTest(unittest.TestCase):
     @requires_unix
     def test_path_is_bindable(self):
         path = create_unix_domain_name()
-        self.addCleanup(platform_shim.remove_quietly, path)
+        self.addCleanup(_system.remove_quietly, path)
         bind_unix_socket(new_socket(self, socket.AF_UNIX), path)
         self.assertTrue(os.path.exists(path))
 

@@ -12,8 +12,9 @@ import socket
 import tempfile
 import unittest
 
-from testsupport import _sockets, platform_shim
+from testsupport import _sockets, _system, platform_shim
 from tests.fakes import FakeSocket, FakeSocketError
+from tests.helpers import FdLeakMixin, new_socket
 
 LINUX = platform_shim.LINUX
 
@@ -54,8 +55,28 @@ class RemoveDeadPrivateDirsTest(unittest.TestCase):
     def test_missing_base_removes_nothing(self):
         base = tempfile.mkdtemp(prefix='tsu-dead-')
         shutil.rmtree(base)
-        self.assertEqual(_sockets.remove_dead_private_dirs(LINUX, base, platform_shim.user_id()), 0)
+        self.assertEqual(_sockets.remove_dead_private_dirs(LINUX, base, _system.user_id()), 0)
 
 
 if __name__ == '__main__':
     unittest.main()
+
+
+class ProbeBindTest(FdLeakMixin, unittest.TestCase):
+
+    def test_probe_bind_closes_its_socket(self):
+        result, exc = self.assertNoFdLeak(_sockets.probe_bind, socket.AF_INET, ('127.0.0.1', 0))
+        self.assertIsNone(exc)
+        self.assertIsNone(result)
+        taken = new_socket(self)
+        taken.bind(('127.0.0.1', 0))
+        error, exc = self.assertNoFdLeak(_sockets.probe_bind, socket.AF_INET,
+                                         taken.getsockname())
+        self.assertEqual(error.errno, errno.EADDRINUSE)
+
+    def test_probe_bind_reports_socket_creation_errors(self):
+        error, exc = self.assertNoFdLeak(_sockets.probe_bind, 12345, ('x', 0))
+        self.assertIsNone(exc)
+        self.assertEqual(error.errno, errno.EAFNOSUPPORT)
+
+

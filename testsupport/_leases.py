@@ -39,7 +39,7 @@ import os
 import socket
 import warnings
 
-from . import _compat, platform_shim
+from . import _compat, _system, platform_shim
 
 __all__ = [
     'BACKEND_ENV_VAR',
@@ -126,7 +126,7 @@ class KernelStore(object):
         """A socket bound to *name*, or None if the name is taken. EMFILE etc. propagate."""
         sock = socket.socket(self._platform.af_unix, socket.SOCK_STREAM)
         try:
-            platform_shim.set_non_inheritable(sock.fileno())
+            _system.set_non_inheritable(sock.fileno())
             sock.bind(self.address(name))
         except _compat.OS_ERRORS as exc:
             sock.close()
@@ -225,10 +225,10 @@ class FileStore(object):
         self._platform = platform
         self._clock = clock
         self._pid = pid
-        self._alive = alive or (lambda pid, marker: platform_shim.process_alive(
+        self._alive = alive or (lambda pid, marker: _system.process_alive(
             platform, pid, marker))
         if start_marker is None:
-            start_marker = platform_shim.process_start_marker(platform, pid)
+            start_marker = _system.process_start_marker(platform, pid)
         self._marker = start_marker or '-'
         self._lock_module = lock_module
         self._remove_leftovers()
@@ -260,16 +260,16 @@ class FileStore(object):
             path = os.path.join(self.directory, name)
             try:
                 if now - os.lstat(path).st_mtime > _CORRUPT_GRACE_SECONDS:
-                    platform_shim.remove_quietly(path)
+                    _system.remove_quietly(path)
             except _compat.OS_ERRORS:
                 pass
 
     def judge(self, name):
         """``('free'|'stale'|'held', content)`` for the entry of *name*."""
         try:
-            data, mtime = platform_shim.read_small_file(self._path(name), _ENTRY_LIMIT)
+            data, mtime = _system.read_small_file(self._path(name), _ENTRY_LIMIT)
         except _compat.OS_ERRORS as exc:
-            if platform_shim.is_file_missing_error(exc):
+            if _system.is_file_missing_error(exc):
                 return 'free', None
             return 'held', None  # odd or unreadable: only this name is out
         content = data.decode('ascii', 'replace')
@@ -292,10 +292,10 @@ class FileStore(object):
         content = self._content(expiry, False)
         path = self._path(name)
         try:
-            platform_shim.create_file_exclusive(path, content.encode('ascii'))
+            _system.create_file_exclusive(path, content.encode('ascii'))
             return _FileHandle(name, content, expiry)
         except _compat.OS_ERRORS as exc:
-            if not platform_shim.is_file_exists_error(exc):
+            if not _system.is_file_exists_error(exc):
                 raise
         if self.judge(name)[0] != 'stale':
             return None
@@ -303,7 +303,7 @@ class FileStore(object):
             if not locked or self.judge(name)[0] != 'stale':
                 return None
             try:
-                platform_shim.rewrite_file(path, content.encode('ascii'))
+                _system.rewrite_file(path, content.encode('ascii'))
             except _compat.OS_ERRORS:
                 return None  # replaced by something odd meanwhile
         return _FileHandle(name, content, expiry)
@@ -315,14 +315,14 @@ class FileStore(object):
             if not locked or self.judge(handle.name)[1] != handle.token:
                 return False
             content = self._content(expiry, 'detached' in handle.token)
-            platform_shim.rewrite_file(self._path(handle.name), content.encode('ascii'))
+            _system.rewrite_file(self._path(handle.name), content.encode('ascii'))
         handle.token, handle.expiry = content, expiry
         return True
 
     def release(self, handle):
         with self._locked() as locked:
             if locked and self.judge(handle.name)[1] == handle.token:
-                platform_shim.remove_quietly(self._path(handle.name))
+                _system.remove_quietly(self._path(handle.name))
 
     def detach(self, handles):
         """Make the entries of *handles* outlive this process; False if one was lost."""
@@ -331,7 +331,7 @@ class FileStore(object):
                 if not locked or self.judge(handle.name)[1] != handle.token:
                     return False
                 content = self._content(handle.expiry, True)
-                platform_shim.rewrite_file(self._path(handle.name), content.encode('ascii'))
+                _system.rewrite_file(self._path(handle.name), content.encode('ascii'))
                 handle.token = content
         return True
 
@@ -341,7 +341,7 @@ class FileStore(object):
             state, content = self.judge(name)
             if not locked or content is None or not content.rstrip().endswith('detached'):
                 return False
-            platform_shim.remove_quietly(self._path(name))
+            _system.remove_quietly(self._path(name))
             return True
 
     def held(self, name):
@@ -361,11 +361,11 @@ class _FileLock(object):
 
     def __enter__(self):
         try:
-            self._fd = platform_shim.open_lock_file(self._path)
+            self._fd = _system.open_lock_file(self._path)
         except _compat.OS_ERRORS:
             return False
         try:
-            platform_shim.lock_fd(self._platform, self._fd, self._lock_module)
+            _system.lock_fd(self._platform, self._fd, self._lock_module)
         except BaseException:
             os.close(self._fd)
             self._fd = None
@@ -375,7 +375,7 @@ class _FileLock(object):
     def __exit__(self, *exc_info):
         if self._fd is not None:
             try:
-                platform_shim.unlock_fd(self._platform, self._fd, self._lock_module)
+                _system.unlock_fd(self._platform, self._fd, self._lock_module)
             finally:
                 os.close(self._fd)
                 self._fd = None
@@ -490,8 +490,8 @@ def _open_file_store(directory, private, platform, clock, pid, uid, environ):
     """A FileStore on *directory* (or the per-user fallback); None and a warning if none works."""
     candidates = [directory]
     if not private:
-        fallback = platform_shim.fallback_registry_dir(platform, environ,
-                                                       platform_shim.host_name())
+        fallback = _system.fallback_registry_dir(platform, environ,
+                                                       _system.host_name())
         if fallback:
             candidates.append(fallback)
     problems = []
@@ -519,9 +519,9 @@ def _prepare_dir(directory, platform, uid):
         try:
             os.makedirs(directory, 0o700)
         except _compat.OS_ERRORS as exc:
-            if not platform_shim.is_file_exists_error(exc):
+            if not _system.is_file_exists_error(exc):
                 raise
-        return platform_shim.private_dir_problem(platform, directory, uid)
+        return _system.private_dir_problem(platform, directory, uid)
     except _compat.OS_ERRORS as exc:
         return 'cannot be created or inspected (%s)' % (exc,)
 
@@ -652,7 +652,7 @@ def hold_main(args):
     poller = select.poll()
     for fd in socks:
         poller.register(fd, select.POLLIN)
-    uid = platform_shim.user_id()
+    uid = _system.user_id()
     if os.fork() != 0:
         os._exit(0)
     pending = {}  # connection fd -> (connection, listening socket, deadline)
@@ -699,7 +699,7 @@ def _accept_request(sock, platform, uid):
         conn, _addr = sock.accept()
     except _compat.OS_ERRORS:
         return None
-    if platform_shim.peer_uid(platform, conn) not in (uid, 0):
+    if _system.peer_uid(platform, conn) not in (uid, 0):
         conn.close()
         return None
     conn.setblocking(False)

@@ -4,7 +4,7 @@ Private: its public names serve testsupport's own modules (``allocator``,
 ``socket_helper``, ``servers``, the mixin, the plugin and the CLI), which is why
 they carry no leading underscore. Everything here takes the
 :class:`~testsupport.platform_shim.Platform` to use, so tests can hand it a
-described one. Layers: ``_compat`` -> ``platform_shim`` -> ``_sockets`` ->
+described one. Layers: ``_compat`` -> ``_system`` -> ``platform_shim`` -> ``_port_tables`` -> ``_sockets`` ->
 ``allocator`` -> ``socket_helper`` -> ``servers`` -> mixin / plugin / CLI.
 
 The host rule, decided here only: *no host* (``None``, or ``HOST`` itself, the
@@ -18,9 +18,10 @@ import math
 import os
 import socket
 
-from . import _compat, platform_shim, support
+from . import _compat, _system, support
 
 __all__ = [
+    'probe_bind',
     'HOST',
     'HOSTv4',
     'HOSTv6',
@@ -288,6 +289,24 @@ def bind_error(family, socktype, host, port, platform, caller):
 # -- private directories -------------------------------------------------------
 
 #: Private socket directories are named ``tsu-<pid>-<start>-<random>``.
+def probe_bind(family, address, socket_module=socket):
+    """Try ``bind(address)`` on a fresh *family* stream socket; None or the error.
+
+    The socket is always closed. Used for the IPv6 and AF_UNIX probes.
+    """
+    try:
+        sock = socket_module.socket(family, socket_module.SOCK_STREAM)
+    except (OSError, socket.error) as exc:
+        return exc
+    try:
+        sock.bind(address)
+    except (OSError, socket.error) as exc:
+        return exc
+    finally:
+        sock.close()
+    return None
+
+
 SOCKET_DIR_PREFIX = 'tsu-'
 
 
@@ -306,7 +325,7 @@ def make_private_dir(platform, candidates=None, limit=None):
         candidates = [tempfile.gettempdir(), '/tmp']
     pid = os.getpid()
     prefix = '%s%d-%s-' % (SOCKET_DIR_PREFIX, pid,
-                           platform_shim.process_start_marker(platform, pid) or '0')
+                           _system.process_start_marker(platform, pid) or '0')
     for base in candidates:
         # mkdtemp adds 8 random characters; keep 40 bytes for the file name.
         if len(os.path.join(base, prefix)) + 8 + 40 <= limit and os.path.isdir(base):
@@ -322,7 +341,7 @@ def _sweep_once(platform, base):
     key = (os.getpid(), base)
     if key not in _swept:
         _swept.add(key)
-        remove_dead_private_dirs(platform, base, platform_shim.user_id())
+        remove_dead_private_dirs(platform, base, _system.user_id())
 
 
 def random_name():
@@ -331,7 +350,7 @@ def random_name():
     return '%012x' % random.getrandbits(48)
 
 
-_unix_problem = {}  # type: dict[str, str | None]
+_unix_problems = []  # type: list[tuple[platform_shim.Platform, str | None]]
 
 
 def unix_bind_problem(platform):
@@ -340,9 +359,12 @@ def unix_bind_problem(platform):
     The reason is a skip message: ``No UNIX Sockets``, or
     ``Requires a functional unix bind(): <error>``.
     """
-    if platform.name not in _unix_problem:
-        _unix_problem[platform.name] = _probe_unix_bind(platform)
-    return _unix_problem[platform.name]
+    for described, problem in _unix_problems:
+        if described == platform:
+            return problem
+    problem = _probe_unix_bind(platform)
+    _unix_problems.append((platform, problem))
+    return problem
 
 
 def _probe_unix_bind(platform):
@@ -350,9 +372,9 @@ def _probe_unix_bind(platform):
         return 'No UNIX Sockets'
     directory = make_private_dir(platform)
     try:
-        error = platform_shim.probe_bind(platform.af_unix, os.path.join(directory, 'probe.sock'))
+        error = probe_bind(platform.af_unix, os.path.join(directory, 'probe.sock'))
     finally:
-        platform_shim.remove_tree_quietly(directory)
+        _system.remove_tree_quietly(directory)
     return None if error is None else 'Requires a functional unix bind(): %s' % (error,)
 
 
@@ -383,11 +405,11 @@ def remove_dead_private_dirs(platform, base, uid):
             continue
         if not stat.S_ISDIR(info.st_mode) or (uid is not None and info.st_uid != uid):
             continue
-        if pid <= 0 or platform_shim.process_alive(platform, pid,
+        if pid <= 0 or _system.process_alive(platform, pid,
                                                    None if marker == '0' else marker):
             continue
         try:
-            platform_shim.remove_tree_quietly(path)
+            _system.remove_tree_quietly(path)
             removed += 1
         except _compat.OS_ERRORS:
             pass

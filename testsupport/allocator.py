@@ -64,7 +64,7 @@ import threading
 import time
 import warnings
 
-from . import _compat, _leases, _sockets, platform_shim
+from . import _compat, _leases, _sockets, _system, platform_shim
 
 __all__ = [
     'BACKEND_ENV_VAR',
@@ -241,8 +241,8 @@ def _config(environ, platform):
     private = bool(directory)
     if not private:
         import tempfile
-        directory = platform_shim.default_registry_dir(
-            platform, environ, tempfile.gettempdir(), platform_shim.user_id())
+        directory = _system.default_registry_dir(
+            platform, environ, tempfile.gettempdir(), _system.user_id())
     value = environ.get(LEASE_ENV_VAR, '').strip()
     lease = parse_lease(value) if value else DEFAULT_LEASE_SECONDS
     return _Config(port_range, directory, private, lease)
@@ -717,7 +717,7 @@ class _Allocator(object):
         check that fails for want of one looks like a taken name: near the
         descriptor limit, say that instead of blaming the range.
         """
-        limit = platform_shim.fd_soft_limit()
+        limit = _system.fd_soft_limit()
         if limit is None or taken + 64 < limit:
             return self._exhausted(caller)
         return NoFreePortError(
@@ -755,7 +755,7 @@ class _Allocator(object):
 
 def _max_units(platform):
     """Blocks and single ports one process may hold: a quarter of its descriptor limit."""
-    limit = platform_shim.fd_soft_limit()
+    limit = _system.fd_soft_limit()
     return max(16, min(1024, limit // 4)) if limit else 256
 
 
@@ -783,7 +783,7 @@ def _current(environ=None, settings=None):
             platform = platform_shim.current()
             config = _config(environ, platform)
             store = _leases.open_store(environ, platform, config.directory, config.private,
-                                       time.time, key[0], platform_shim.user_id(), None)
+                                       time.time, key[0], _system.user_id(), None)
             allocator = _Allocator(config.port_range, config.lease_seconds, store, platform)
             if not _state:
                 atexit.register(_release_at_exit)

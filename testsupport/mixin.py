@@ -23,7 +23,7 @@ from __future__ import absolute_import, division, print_function
 import socket
 import unittest
 
-from . import _sockets, platform_shim, servers, socket_helper, support
+from . import _sockets, _system, platform_shim, servers, socket_helper, support
 
 __all__ = ['SocketTestMixin']
 
@@ -95,7 +95,7 @@ class SocketTestMixin(object):
             addr = self.unix_socket_path()
         socket_helper.bind_unix_socket(sock, addr)
         if addr[:1] not in (b'\0', '\0'):  # a Linux abstract name has no file to remove
-            self.addCleanup(platform_shim.remove_quietly, addr)
+            self.addCleanup(_system.remove_quietly, addr)
         return addr
 
     def start_server_thread(self, server):

@@ -98,7 +98,7 @@ def pytest_runtest_setup(item):
 
 def _marker_skip_reason(name):
     if name == 'requires_ipv6':
-        return _ipv6_skip_reason(socket_helper.IPV6_ENABLED, platform_shim.probe_bind)
+        return _ipv6_skip_reason(socket_helper.IPV6_ENABLED, _sockets.probe_bind)
     return _unix_skip_reason(_sockets.unix_bind_problem(platform_shim.current()))
 
 

@@ -16,7 +16,7 @@ import threading
 import time
 import unittest
 
-from . import _compat, _sockets, platform_shim, socket_helper, support
+from . import _compat, _port_tables, _sockets, _system, platform_shim, socket_helper, support
 
 __all__ = [
     'DEFAULT_POLL_INTERVAL',
@@ -133,7 +133,7 @@ def unix_socket_path():
 
 def remove_unix_socket_dir(directory):
     """Remove *directory* and everything in it; a directory already gone is fine."""
-    platform_shim.remove_tree_quietly(directory)
+    _system.remove_tree_quietly(directory)
 
 
 class ServerThread(object):
@@ -383,7 +383,7 @@ def port_in_use(port, host=socket_helper.HOST, family=socket.AF_INET, socktype=s
     "Taken" means a ``bind()`` of a *family*/*socktype* socket without
     SO_REUSEADDR would fail. Nothing connects to the port, so a listener's
     accept queue is left alone. Where the platform lists its sockets
-    (:func:`testsupport.platform_shim.port_state`: Linux' ``/proc/net``) the
+    (:func:`testsupport._port_tables.port_state`: Linux' ``/proc/net``) the
     table says whether a socket listens there, a connection uses it or closed
     connections linger in TIME_WAIT; otherwise, and when the table lists
     nothing, a fresh socket is bound to the address and closed, and
@@ -413,7 +413,7 @@ def _port_in_use(port, host, family, socktype, platform, make_socket, read_file=
     _sockets.check_host('port_in_use', host)
     kind = _TYPE_LABELS.get(socktype, socktype)
     where = 'port %s on %s (%s)' % (port, host, kind)
-    table = platform_shim.port_state(platform, port, host, family, socktype, read_file)
+    table = _port_tables.port_state(platform, port, host, family, socktype, read_file)
     if table is not None and table.state != 'free':
         found = table.table_state
         if table.address != host:
@@ -623,16 +623,16 @@ class ServerProcess(object):
     def _end_process(self, timeout):
         process, platform = self.process, self._platform
         if process.poll() is None:
-            platform_shim.signal_process_group(platform, process, hard=False)
+            _system.signal_process_group(platform, process, hard=False)
             if not self._wait(timeout):
-                platform_shim.signal_process_group(platform, process, hard=True)
+                _system.signal_process_group(platform, process, hard=True)
             process.wait()
         # Descendants that outlived the child keep its process group: kill them too.
         if platform.process_groups:
-            others = [pid for pid in platform_shim.process_tree(platform, process.pid)
+            others = [pid for pid in _system.process_tree(platform, process.pid)
                       if pid != process.pid]
             if others or platform.port_discovery != 'procfs':
-                platform_shim.signal_process_group(platform, process, hard=True)
+                _system.signal_process_group(platform, process, hard=True)
 
     def _release(self):
         try:
@@ -708,7 +708,7 @@ def start_server_process(argv, mode='inherit', host=None, family=socket.AF_INET,
         ``accept()`` wait in the listen backlog. POSIX only (SkipTest elsewhere).
     ``'discover'`` (no race at all)
         the server binds port 0 itself; the parent asks the kernel which TCP
-        port the child's process tree listens on (``platform_shim.listening_ports``),
+        port the child's process tree listens on (``_port_tables.listening_ports``),
         then waits until it accepts a connection. SkipTest where that cannot be
         asked (e.g. macOS without ``lsof``).
     ``'lease'`` (race only against processes that do not use testsupport)
@@ -749,7 +749,7 @@ def _start_server_process(argv, mode, host, family, env, cwd, timeout, stop_time
                                 "mode='discover' or 'lease'" % platform.name)
     if discover is None:
         def discover(pid):
-            return platform_shim.listening_ports(platform, pid)
+            return _port_tables.listening_ports(platform, pid)
     server = ServerProcess(argv, mode, host, None, stop_timeout, platform)
     try:
         _launch(server, argv, host, family, env, cwd)

@@ -30,7 +30,7 @@ import os
 import socket
 import unittest
 
-from . import _compat, _sockets, allocator, platform_shim, support
+from . import _compat, _sockets, _system, allocator, platform_shim, support
 
 __all__ = [
     'HOST',
@@ -140,7 +140,7 @@ def _is_ipv6_enabled(socket_module=socket):
     """Check whether IPv6 is enabled on this host (binding ``::1`` works)."""
     if not socket_module.has_ipv6:
         return False
-    return platform_shim.probe_bind(socket_module.AF_INET6, (HOSTv6, 0), socket_module) is None
+    return _sockets.probe_bind(socket_module.AF_INET6, (HOSTv6, 0), socket_module) is None
 
 
 IPV6_ENABLED = _is_ipv6_enabled()
@@ -242,7 +242,7 @@ _process_dir = {}
 def _remove_process_dir():
     directory = _process_dir.get(os.getpid())
     if directory:
-        platform_shim.remove_tree_quietly(directory)
+        _system.remove_tree_quietly(directory)
 
 
 def create_unix_domain_name():

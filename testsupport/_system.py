@@ -1,0 +1,487 @@
+"""The operating system's mechanisms, each chosen by a field of the platform description.
+
+Safe small files, file locks, process liveness and start times, private and
+registry directories, descriptor limits, peer credentials, process trees and
+signals. Every function that differs between systems takes the
+:class:`~testsupport.platform_shim.Platform` and branches on one of its fields
+(``file_locking``, ``liveness``, ``start_time_source``, ``registry_home``,
+``dir_privacy``, ``port_discovery``, ``process_groups``), never on its name; the
+system calls are parameters, so tests describe Windows and macOS with fakes.
+This module sits below :mod:`testsupport.platform_shim` (which reads files and
+runs ``sysctl``/``netsh`` through it) and, with it, is the only place that
+names an errno.
+"""
+from __future__ import absolute_import, division, print_function
+
+import errno as _errno
+import os
+import socket
+
+__all__ = [
+    'OddFileError',
+    'create_file_exclusive',
+    'default_registry_dir',
+    'fallback_registry_dir',
+    'fd_soft_limit',
+    'host_name',
+    'is_file_exists_error',
+    'is_file_missing_error',
+    'list_directory',
+    'lock_fd',
+    'open_lock_file',
+    'peer_uid',
+    'private_dir_problem',
+    'process_alive',
+    'process_start_marker',
+    'process_tree',
+    'read_text_file',
+    'read_symlink',
+    'read_small_file',
+    'remove_quietly',
+    'remove_tree_quietly',
+    'rewrite_file',
+    'run_command',
+    'set_non_inheritable',
+    'signal_process_group',
+    'to_int',
+    'unlock_fd',
+    'user_id',
+]
+
+
+def to_int(text):
+    """*text* as an int, or None if it is not one."""
+    try:
+        return int(str(text).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def read_text_file(path):
+    """The text of the file *path*, or None if it cannot be read."""
+    try:
+        with open(path) as fp:
+            return fp.read()
+    except (IOError, OSError):
+        return None
+
+
+def run_command(cmd):
+    """Run *cmd*; return ``(returncode, output)``, or ``(None, '')`` if it can't start."""
+    import subprocess
+    try:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                universal_newlines=True)
+    except (IOError, OSError):
+        return None, ''
+    output = proc.communicate()[0]
+    return proc.returncode, output
+
+def remove_quietly(path):
+    """Remove the file *path*; a missing file is fine, other errors propagate."""
+    try:
+        os.unlink(path)
+    except (OSError, IOError) as exc:
+        if exc.errno != _errno.ENOENT:
+            raise
+
+
+def remove_tree_quietly(path):
+    """Remove the directory *path* and its contents; a missing one is fine.
+
+    Other errors propagate.
+    """
+    try:
+        import shutil
+        shutil.rmtree(path)
+    except (OSError, IOError) as exc:
+        if exc.errno != _errno.ENOENT:
+            raise
+
+
+# -- Port leases: file locks, process liveness, private directories.
+
+#: GetExitCodeProcess() reports this while a Windows process runs.
+_WINDOWS_STILL_ACTIVE = 259
+#: OpenProcess() access right enough to ask for the exit code.
+_WINDOWS_QUERY_LIMITED_INFORMATION = 0x1000
+#: GetLastError() after OpenProcess() on another user's process.
+_WINDOWS_ACCESS_DENIED = 5
+#: msvcrt.locking(LK_LOCK) gives up after 10 seconds; try this many times.
+_WINDOWS_LOCK_ATTEMPTS = 6
+
+
+def is_file_exists_error(exc):
+    """True if the file-system error *exc* is EEXIST (``O_EXCL`` found a file)."""
+    return getattr(exc, 'errno', None) == _errno.EEXIST
+
+
+def is_file_missing_error(exc):
+    """True if the file-system error *exc* is ENOENT."""
+    return getattr(exc, 'errno', None) == _errno.ENOENT
+
+
+def user_id(os_module=os):
+    """The effective user id, or None where there is none (Windows)."""
+    geteuid = getattr(os_module, 'geteuid', None)
+    return geteuid() if geteuid is not None else None
+
+
+def lock_fd(platform, fd, lock_module=None):
+    """Block until this process holds the exclusive lock on the open file *fd*.
+
+    POSIX uses ``fcntl.flock(fd, LOCK_EX)``; Windows ``msvcrt.locking`` on the
+    first byte, retried while another process holds it (each try waits up to 10
+    seconds; after a minute the last error propagates). The kernel drops the
+    lock when the process dies, even by SIGKILL. *lock_module* replaces
+    ``fcntl``/``msvcrt`` (tests pass a fake).
+    """
+    if platform.file_locking == 'msvcrt':
+        msvcrt = lock_module or __import__('msvcrt')
+        for attempt in range(_WINDOWS_LOCK_ATTEMPTS):
+            os.lseek(fd, 0, 0)  # msvcrt locks from the current position
+            try:
+                msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
+                return
+            except (IOError, OSError):
+                if attempt == _WINDOWS_LOCK_ATTEMPTS - 1:
+                    raise
+    else:
+        fcntl = lock_module or __import__('fcntl')
+        fcntl.flock(fd, fcntl.LOCK_EX)
+
+
+def unlock_fd(platform, fd, lock_module=None):
+    """Release the lock :func:`lock_fd` took on *fd*."""
+    if platform.file_locking == 'msvcrt':
+        msvcrt = lock_module or __import__('msvcrt')
+        os.lseek(fd, 0, 0)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+    else:
+        fcntl = lock_module or __import__('fcntl')
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+#: Flags that keep an open() from following a symbolic link or blocking on a FIFO.
+_SAFE_OPEN_FLAGS = getattr(os, 'O_NOFOLLOW', 0) | getattr(os, 'O_NONBLOCK', 0)
+
+
+class OddFileError(EnvironmentError):
+    """A registry entry that is not a small regular file (a link, FIFO, directory, huge file)."""
+
+
+def read_small_file(path, limit):
+    """``(data, mtime)`` of the regular file *path*, at most *limit* bytes of it.
+
+    Never follows a symbolic link, never blocks (a FIFO or device is refused
+    before it is read) and never reads more than *limit* + 1 bytes.
+    :class:`OddFileError` for anything but a regular file of at most *limit*
+    bytes; other OS errors (ENOENT, EACCES, ELOOP for a link) propagate.
+    """
+    import stat as _stat
+    fd = os.open(path, os.O_RDONLY | _SAFE_OPEN_FLAGS)
+    try:
+        info = os.fstat(fd)
+        if not _stat.S_ISREG(info.st_mode):
+            raise OddFileError(_errno.EINVAL, 'not a regular file', path)
+        data = os.read(fd, limit + 1)
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise OddFileError(_errno.EFBIG, 'larger than %d bytes' % limit, path)
+    return data, info.st_mtime
+
+
+def create_file_exclusive(path, data):
+    """Create *path* (mode 0600) holding *data*; EEXIST if anything is there, links included.
+
+    If writing fails (a full disk), the file is removed again and the error propagates.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _SAFE_OPEN_FLAGS, 0o600)
+    try:
+        os.write(fd, data)
+    except BaseException:
+        os.close(fd)
+        remove_quietly(path)
+        raise
+    os.close(fd)
+
+
+def rewrite_file(path, data):
+    """Replace the contents of the existing regular file *path* (no link is followed)."""
+    import stat as _stat
+    fd = os.open(path, os.O_WRONLY | _SAFE_OPEN_FLAGS)
+    try:
+        if not _stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OddFileError(_errno.EINVAL, 'not a regular file', path)
+        os.ftruncate(fd, 0)
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
+def open_lock_file(path):
+    """Open (creating it 0600) the lock file *path* without following a link; the fd."""
+    import stat as _stat
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | _SAFE_OPEN_FLAGS, 0o600)
+    if not _stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OddFileError(_errno.EINVAL, 'not a regular file', path)
+    return fd
+
+
+def fallback_registry_dir(platform, environ, hostname):
+    """Where a user's registry goes when the default location belongs to someone else.
+
+    Under the user's home directory, which no other user can create entries in,
+    keyed by host name (home directories are often shared between machines):
+    ``~/.cache/testsupport/ports-<host>`` (``$XDG_CACHE_HOME`` if set). None on
+    Windows, whose default is already per-user, and where no home is known.
+    Relative paths are ignored (the XDG spec says so: they would depend on the
+    working directory).
+    """
+    if platform.registry_home == 'localappdata':
+        return None
+    cache = environ.get('XDG_CACHE_HOME', '')
+    if not os.path.isabs(cache):
+        home = environ.get('HOME', '')
+        cache = os.path.join(home, '.cache') if os.path.isabs(home) else None
+    if not cache:
+        return None
+    return os.path.join(cache, 'testsupport', 'ports-%s' % (hostname or 'localhost',))
+
+
+def host_name():
+    """This machine's host name, for keying per-machine state ('' if unknown)."""
+    try:
+        return socket.gethostname()
+    except (OSError, socket.error):
+        return ''
+
+
+def peer_uid(platform, sock):
+    """The user id of the process at the other end of the AF_UNIX socket *sock*, or None."""
+    if platform.so_peercred is None:
+        return None
+    import struct
+    try:
+        data = sock.getsockopt(platform.sol_socket, platform.so_peercred, struct.calcsize('3i'))
+    except (OSError, socket.error):
+        return None
+    return struct.unpack('3i', data)[1]
+
+
+def fd_soft_limit():
+    """This process's soft limit on open file descriptors, or None where unknown (Windows)."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return None if soft == resource.RLIM_INFINITY or soft <= 0 else soft
+
+
+def set_non_inheritable(fd):
+    """Keep *fd* from being inherited by programs this process starts (FD_CLOEXEC).
+
+    Python 3 creates descriptors that way already; 2.7 does not.
+    """
+    try:
+        import fcntl
+    except ImportError:  # Windows: 2.7 handles are not inherited by default either
+        return
+    flags = fcntl.fcntl(fd, fcntl.F_GETFD)
+    fcntl.fcntl(fd, fcntl.F_SETFD, flags | fcntl.FD_CLOEXEC)
+
+
+def _linux_proc_stat(pid, read_file):
+    """``(state, start_time)`` from ``/proc/<pid>/stat``, or None if unreadable."""
+    text = read_file('/proc/%d/stat' % pid)
+    if not text or ')' not in text:
+        return None
+    fields = text.rsplit(')', 1)[1].split()
+    if len(fields) < 20:
+        return None
+    return fields[0], fields[19]
+
+
+def process_start_marker(platform, pid, read_file=None):
+    """Text that changes when the process id *pid* is reused, or None.
+
+    Linux: the start time from ``/proc/<pid>/stat``. Elsewhere None: liveness
+    then rests on the pid alone, and a reused pid keeps a lease until it expires.
+    """
+    if platform.start_time_source != 'procfs':
+        return None
+    stat = _linux_proc_stat(pid, read_file or read_text_file)
+    return None if stat is None else stat[1]
+
+
+def process_alive(platform, pid, start_marker=None, kill=None, read_file=None,
+                  kernel32=None):
+    """True unless process *pid* (started at *start_marker*) has certainly exited.
+
+    POSIX: ``kill(pid, 0)``; ESRCH means gone, EPERM means another user's
+    process. On Linux a zombie, or a different start time than *start_marker*
+    (the pid was reused, also by another user's process), also means gone. A
+    pid <= 0 is never alive. Windows: ``OpenProcess`` and
+    ``GetExitCodeProcess`` (``os.kill`` would terminate the process there).
+    *kill*, *read_file* and *kernel32* replace ``os.kill``, file reading and
+    ``ctypes.windll.kernel32`` (tests pass fakes).
+    """
+    if platform.liveness == 'openprocess':
+        return _windows_process_alive(pid, kernel32)
+    if pid <= 0:
+        return False  # kill(0) and kill(-1) signal process groups: never a lease owner
+    kill = kill or os.kill
+    try:
+        kill(pid, 0)
+    except (OSError, IOError) as exc:
+        if exc.errno != _errno.EPERM:
+            return False
+        # EPERM: another user's process, maybe one that reused the pid: the start
+        # time below still tells.
+    if platform.start_time_source == 'procfs':
+        stat = _linux_proc_stat(pid, read_file or read_text_file)
+        if stat is not None:
+            if stat[0] in ('Z', 'X'):
+                return False
+            if start_marker is not None and stat[1] != start_marker:
+                return False
+    return True
+
+
+def _windows_process_alive(pid, kernel32=None):
+    import ctypes
+    if kernel32 is None:
+        kernel32 = ctypes.windll.kernel32  # pragma: no cover (windows)
+    handle = kernel32.OpenProcess(_WINDOWS_QUERY_LIMITED_INFORMATION, False, pid)
+    if not handle:
+        return kernel32.GetLastError() == _WINDOWS_ACCESS_DENIED
+    try:
+        code = ctypes.c_ulong(0)
+        if not kernel32.GetExitCodeProcess(handle, ctypes.byref(code)):
+            return True
+        return code.value == _WINDOWS_STILL_ACTIVE
+    finally:
+        kernel32.CloseHandle(handle)
+
+
+def private_dir_problem(platform, path, uid, lstat=None):
+    """None if *path* is a directory that only user *uid* can write, else what is wrong.
+
+    The answer is text for an error message, e.g. ``'is owned by uid 12345, not
+    by you (uid 0)'`` or ``'is writable by group or others (mode 0777)'``. On
+    Windows (no uid; ACLs, not mode bits) only "is a directory" is checked:
+    ``%LOCALAPPDATA%`` is per-user. Errors from *lstat* (default ``os.lstat``),
+    such as a missing path, propagate.
+    """
+    import stat as _stat
+    info = (lstat or os.lstat)(path)
+    if _stat.S_ISLNK(info.st_mode):
+        return 'is a symbolic link'
+    if not _stat.S_ISDIR(info.st_mode):
+        return 'is not a directory'
+    if platform.dir_privacy == 'acl' or uid is None:
+        return None
+    if info.st_uid != uid:
+        return 'is owned by uid %d, not by you (uid %d)' % (info.st_uid, uid)
+    if info.st_mode & 0o022:
+        return 'is writable by group or others (mode %04o)' % _stat.S_IMODE(info.st_mode)
+    return None
+
+
+def default_registry_dir(platform, environ, tempdir, uid, lstat=None):
+    """Where the port registry of user *uid* lives by default.
+
+    Windows: ``%LOCALAPPDATA%\\testsupport`` (the temp directory if unset).
+    Elsewhere: ``$XDG_RUNTIME_DIR/testsupport`` when that directory is set and
+    private to *uid*, else ``<tempdir>/testsupport-<uid>``.
+    """
+    if platform.registry_home == 'localappdata':
+        return os.path.join(environ.get('LOCALAPPDATA') or tempdir, 'testsupport')
+    runtime = environ.get('XDG_RUNTIME_DIR')
+    if runtime:
+        try:
+            problem = private_dir_problem(platform, runtime, uid, lstat)
+        except (OSError, IOError):
+            problem = 'is missing'
+        if problem is None:
+            return os.path.join(runtime, 'testsupport')
+    return os.path.join(tempdir, 'testsupport-%s' % (uid,))
+
+def list_directory(path):
+    """``os.listdir(path)`` (a seam tests replace)."""
+    return os.listdir(path)
+
+
+def read_symlink(path):
+    """``os.readlink(path)`` (a seam tests replace)."""
+    return os.readlink(path)
+
+def process_tree(platform, pid, read_file=None, list_dir=None):
+    """*pid* and every process descending from it or in its process group, sorted.
+
+    Linux reads the parent and group ids in ``/proc/<n>/stat``; a child that
+    daemonised (re-parented to init) is still found while it keeps the process
+    group. Elsewhere ``[pid]``: ``lsof -g`` selects the whole group itself, and
+    Windows has no process groups. *read_file* and *list_dir* replace file
+    reading and ``os.listdir`` (tests pass fakes).
+    """
+    if platform.port_discovery != 'procfs':
+        return [pid]
+    read_file = read_file or read_text_file
+    list_dir = list_dir or list_directory
+    try:
+        names = list_dir('/proc')
+    except (OSError, IOError):
+        return [pid]
+    parents = {}
+    found = set([pid])
+    for name in names:
+        if not name.isdigit():
+            continue
+        text = read_file('/proc/%s/stat' % name)
+        if not text or ')' not in text:
+            continue
+        fields = text.rsplit(')', 1)[1].split()  # state, ppid, pgrp, ...
+        if len(fields) < 3:
+            continue
+        parents[int(name)] = int(fields[1])
+        if int(fields[2]) == pid:
+            found.add(int(name))
+    grown = True
+    while grown:
+        grown = False
+        for child, parent in parents.items():
+            if parent in found and child not in found:
+                found.add(child)
+                grown = True
+    return sorted(found)
+
+def signal_process_group(platform, process, hard, killpg=None):
+    """Ask (SIGTERM) or, with *hard*, force (SIGKILL) *process* and its group to end.
+
+    POSIX: ``killpg(process.pid, ...)``: the child leads its own process group
+    (``start_new_session``), so its children get the signal too. Windows has no
+    groups: ``process.terminate()``, which is already forceful. Returns False
+    if nothing was left to signal (ESRCH, or EPERM: macOS' answer for a group
+    of zombies), else True. *killpg* replaces ``os.killpg`` (tests pass a fake).
+    """
+    if not platform.process_groups:
+        if process.poll() is not None:
+            return False
+        try:
+            process.kill() if hard else process.terminate()
+        except (OSError, IOError):  # exited meanwhile
+            return False
+        return True
+    import signal
+    killpg = killpg or os.killpg
+    try:
+        killpg(process.pid, signal.SIGKILL if hard else signal.SIGTERM)
+    except (OSError, IOError) as exc:
+        if exc.errno in (_errno.ESRCH, _errno.EPERM):
+            return False
+        raise
+    return True
