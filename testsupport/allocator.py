@@ -64,7 +64,7 @@ import threading
 import time
 import warnings
 
-from . import _compat, _leases, _sockets, platform_shim
+from . import _compat, _holder, _leases, _sockets, platform_shim
 
 __all__ = [
     'BACKEND_ENV_VAR',
@@ -303,7 +303,7 @@ class _Allocator(object):
         self.clock = clock
         self.pid = os.getpid() if pid is None else pid
         # Only kernel names cost a descriptor each; the other stores hold no limit.
-        self.max_units = max_units or (_max_units(platform) if store.kind == 'kernel'
+        self.max_units = max_units or (_max_units(platform) if store.names_cost_descriptors
                                        else _UNBOUNDED_UNITS)
         size = 0 if port_range is None else port_range[1] - port_range[0] + 1
         self.unit = ('kernel' if port_range is None else
@@ -393,9 +393,7 @@ class _Allocator(object):
         handles = list(self._blocks.values()) + [l.handle for l in self._leases.values()
                                                  if l.handle]
         for handle in handles:
-            sock = getattr(handle, 'sock', None)
-            if sock is not None:
-                sock.close()  # the child's copy only: the parent still holds the name
+            self.store.forget(handle)  # the child's copy only: the parent still holds the name
 
     # -- blocks ------------------------------------------------------------
     def _from_blocks(self, family, socktype, host, caller, reserved, now, expiry, rescan=True):
@@ -912,7 +910,7 @@ def lease_detached_ports(count, family, socktype, lease_seconds=None, environ=No
     if _strategy(environ) == 'ephemeral':
         ports = [_sockets.kernel_port(family, socktype, None, platform, 'port')
                  for _ in range(count)]
-        return ports, _leases.Keeper(None, [], 0.0)
+        return ports, _holder.Keeper(None, [], 0.0)
     allocator = _current(environ)
     seconds = allocator.lease_seconds if lease_seconds is None else lease_seconds
     if allocator.port_range is not None:
@@ -922,7 +920,7 @@ def lease_detached_ports(count, family, socktype, lease_seconds=None, environ=No
                              'for fewer, or widen %s' % (count, low, high, high - low + 1,
                                                          RANGE_ENV_VAR))
     taken = allocator.lease_detached(count, family, socktype, seconds, 'port')
-    return [port for port, _h in taken], _leases.Keeper(
+    return [port for port, _h in taken], _holder.Keeper(
         allocator.store, [h for _p, h in taken], time.time() + seconds)
 
 
@@ -936,4 +934,4 @@ def release_detached_ports(ports, environ=None):
     if _strategy(environ) == 'ephemeral':
         return []
     store = _current(environ).store
-    return [port for port in ports if not _leases.release_detached(store, 'p%d' % port)]
+    return [port for port in ports if not store.release_detached('p%d' % port)]
