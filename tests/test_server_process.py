@@ -131,17 +131,16 @@ class ModesTest(IsolatedMixin, unittest.TestCase):
         self.assertNothingLeft()
 
     def test_lease_substitutes_the_leased_port(self):
-        from testsupport import allocator
+        from testsupport import _allocator
         server = servers.start_server_process(child('--port', '{port}', '--host', '{host}'),
                                               'lease')
-        self.assertIn(server.port, allocator._current().unreleased())
+        self.assertIn(server.port, _allocator.current().unreleased())
         server.stop()
         server, text, out = self.run_server(child('--port', '{port}', '--host', '{host}'),
                                             'lease')
         self.assertEqual(server.argv[2:], ['--port', str(server.port), '--host', '127.0.0.1'])
         self.assertEqual(out, 'serving on port %d\n' % server.port)
-        from testsupport import allocator
-        self.assertNotIn(server.port, allocator._current().unreleased())  # released at stop()
+        self.assertNotIn(server.port, _allocator.current().unreleased())  # released at stop()
 
     def test_context_manager_stops(self):
         with servers.start_server_process(child('--listen-fds'), 'inherit') as server:

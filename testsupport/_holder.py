@@ -61,7 +61,6 @@ class Keeper(object):
 def spawn_holder(socks, until):
     """Start the detached holder of the listening *socks* until *until* (OSError if it fails)."""
     import fcntl
-    import sys
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     # A socket may have taken fd 0, 1 or 2 (the command ran with them closed),
     # which Popen points at /dev/null in the child: pass copies above them

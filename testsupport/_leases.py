@@ -181,9 +181,8 @@ class KernelStore(object):
         return self.request_release(name)
 
     def forget(self, handle):
-        sock, handle.sock = handle.sock, None
-        if sock is not None:
-            sock.close()  # this process's copy only: the name stays held elsewhere
+        if handle.sock is not None:
+            handle.sock.close()  # this process's copy only: the name stays held elsewhere
 
     def request_release(self, name, timeout=2.0):
         """Ask the detached holder of *name* to let it go; True if it did."""
