@@ -111,11 +111,13 @@ class LayersTest(unittest.TestCase):
 
     def test_the_layers_point_down(self):
         edges, _private = analyse()
-        order = ['_compat', 'platform_shim', '_sockets', 'allocator', 'socket_helper',
-                 'servers', 'mixin']
-        for lower, higher in zip(order, order[1:]):
-            self.assertNotIn(higher, edges[lower])
-        for top in ('mixin', 'pytest_plugin', '_cli'):
+        order = ['_compat', 'platform_shim', '_holder', '_leases', '_sockets', '_config',
+                 '_allocator', 'allocator', 'socket_helper', '_waits', 'servers',
+                 'server_process', 'mixin']
+        for index, lower in enumerate(order):
+            for higher in order[index + 1:]:
+                self.assertNotIn(higher, edges[lower], '%s imports %s' % (lower, higher))
+        for top in ('mixin', 'pytest_plugin', '_detached', '_cli'):
             for name in order:
                 self.assertNotIn(top, edges[name])
 
