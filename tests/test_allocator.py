@@ -795,10 +795,14 @@ HOLDER = r'''
 import sys
 from testsupport import allocator
 count = int(sys.argv[1])
+ports = []
 for _ in range(count):
-    sys.stdout.write('%d\n' % allocator.reserve_port())
+    ports.append(allocator.reserve_port())
+    sys.stdout.write('%d\n' % ports[-1])
     sys.stdout.flush()
 sys.stdin.readline()
+for port in ports:  # a clean exit: no PortRegistryWarning listing them
+    allocator.release_port(port)
 '''
 
 

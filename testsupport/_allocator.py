@@ -564,7 +564,7 @@ def _max_units(platform):
 
 # -- this process's allocator -------------------------------------------------
 
-_state = {}
+_state = {}  # type: dict[tuple[object, ...], _Allocator]
 _state_lock = threading.Lock()
 
 
