@@ -58,7 +58,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 
-from testsupport import allocator, socket_helper  # noqa: E402
+from testsupport import _allocator, _detached, allocator, socket_helper  # noqa: E402
 
 HOST = '127.0.0.1'
 clock = time.perf_counter
@@ -91,7 +91,7 @@ NO_SETTINGS = Settings()
 
 def candidate_range():
     """The allocator's candidate range in the current environment, as (low, high)."""
-    value = dict(allocator.describe())['port_range']
+    value = dict(_detached.describe())['port_range']
     return None if value == 'kernel' else tuple(value)
 
 
@@ -372,7 +372,7 @@ def lease_scaling(base, calls, levels, rounds=100):
     rows = []
     for live, entry, record in zip(levels, holders, times):
         held = entry[2] if entry else []
-        blocks = len(set(port // allocator.BLOCK_SIZE for port in held))
+        blocks = len(set(port // _allocator.BLOCK_SIZE for port in held))
         rows.append((len(held), blocks, median(record)))
     return rows
 
@@ -405,15 +405,15 @@ def cli_runs(base, count, runs):
 
 def exhaustion(base, size, tag):
     """reserve_port() and find_unused_port() on a range another process leases entirely."""
-    low = (20000 // allocator.BLOCK_SIZE) * allocator.BLOCK_SIZE
-    if size >= 4 * allocator.BLOCK_SIZE:
-        low = (12000 // allocator.BLOCK_SIZE) * allocator.BLOCK_SIZE
+    low = (20000 // _allocator.BLOCK_SIZE) * _allocator.BLOCK_SIZE
+    if size >= 4 * _allocator.BLOCK_SIZE:
+        low = (12000 // _allocator.BLOCK_SIZE) * _allocator.BLOCK_SIZE
     port_range = (low, low + size - 1)
     config = Settings(registry=os.path.join(base, 'exhaustion-' + tag),
                       range='%d-%d' % port_range)
     process, stop, held = start_holder(size, config)
     config.apply()
-    unit = dict(allocator.describe())['port_unit']
+    unit = dict(_detached.describe())['port_unit']
     try:
         start = clock()
         try:
@@ -482,7 +482,7 @@ def main(argv=None):
                    % (platform.platform(), platform.python_version(), os.cpu_count(),
                       ephemeral[0], ephemeral[1]))
         Settings(registry=os.path.join(base, 'latency-kernel')).apply()
-        settings = dict(allocator.describe())
+        settings = dict(_detached.describe())
         NO_SETTINGS.apply()
         out.append('testsupport: lease store %s, range %s, %s leases of %g s'
                    % (settings['port_store'], '%d-%d' % tuple(settings['port_range']),

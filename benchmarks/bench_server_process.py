@@ -38,7 +38,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 
-from testsupport import _compat, servers  # noqa: E402
+from testsupport import _compat, server_process, servers  # noqa: E402
 
 CHILD = os.path.join(ROOT, 'tests', 'child_server.py')
 ADDRESS_IN_USE = re.compile(r'Address already in use|EADDRINUSE|\[Errno 98\]|\[Errno 48\]')
@@ -118,7 +118,7 @@ def pick_a_number_then_start():
 
 def with_mode(mode, args):
     def run():
-        server = servers.start_server_process([sys.executable, CHILD] + args, mode)
+        server = server_process.start_server_process([sys.executable, CHILD] + args, mode)
         try:
             greet(server.host, server.port)
         finally:

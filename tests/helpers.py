@@ -141,16 +141,16 @@ def private_registry(testcase):
     removed. Returns the registry directory (not created: the store does that).
     """
     import shutil
-    from testsupport import allocator
+    from testsupport import _allocator, allocator
     base = tempfile.mkdtemp(prefix='tsu-registry-')
     testcase.addCleanup(shutil.rmtree, base, True)
     directory = os.path.join(base, 'registry')
     set_env(testcase, allocator.REGISTRY_ENV_VAR, directory)
 
     def forget():
-        for key in list(allocator._state):
+        for key in list(_allocator._state):
             if key[2] == directory:
-                allocator._state.pop(key).close()
+                _allocator._state.pop(key).close()
     testcase.addCleanup(forget)
     return directory
 

@@ -20,7 +20,17 @@ import time
 import unittest
 import warnings
 
-from testsupport import _leases, _sockets, _system, allocator, platform_shim, socket_helper
+from testsupport import (
+    _allocator,
+    _config,
+    _detached,
+    _leases,
+    _sockets,
+    _system,
+    allocator,
+    platform_shim,
+    socket_helper,
+)
 from tests.helpers import is_closed, private_registry, set_env
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -53,11 +63,11 @@ def random_range(blocks=1):
     Other processes on this machine use the same range (and leave TIME_WAIT
     sockets), so the tests avoid blocks where a port is busy.
     """
-    low, high = allocator._default_range(PLATFORM.ephemeral_port_range())
+    low, high = _config.default_range(PLATFORM.ephemeral_port_range())
     for _attempt in range(100):
-        first = random.randrange(low // allocator.BLOCK_SIZE + 1,
-                                 high // allocator.BLOCK_SIZE - blocks)
-        ports = range(first * allocator.BLOCK_SIZE, (first + blocks) * allocator.BLOCK_SIZE)
+        first = random.randrange(low // _allocator.BLOCK_SIZE + 1,
+                                 high // _allocator.BLOCK_SIZE - blocks)
+        ports = range(first * _allocator.BLOCK_SIZE, (first + blocks) * _allocator.BLOCK_SIZE)
         if all(bindable(port) for port in ports):
             break
     return (ports[0], ports[-1])
@@ -91,7 +101,7 @@ class PolicyTestCase(EnvMixin, unittest.TestCase):
     def make_allocator(self, port_range, clock=None, lease=60.0, store=None, max_units=None):
         clock = clock or FakeClock()
         store = store or self.make_store(clock)
-        alloc = allocator._Allocator(port_range, lease, store, PLATFORM, clock=clock,
+        alloc = _allocator._Allocator(port_range, lease, store, PLATFORM, clock=clock,
                                      max_units=max_units)
         self.addCleanup(alloc.close)
         return alloc
@@ -117,12 +127,12 @@ class PolicyTests(object):
         alloc = self.make_allocator(random_range(1))
         port = self.take(alloc)
         self.assertTrue(alloc.release(port))
-        self.assertIn(port, [self.take(alloc) for _ in range(allocator.BLOCK_SIZE)])
+        self.assertIn(port, [self.take(alloc) for _ in range(_allocator.BLOCK_SIZE)])
 
     def test_lease_expires_after_lease_time(self):
         clock = FakeClock()
         alloc = self.make_allocator(random_range(1), clock, lease=5)
-        ports = [self.take(alloc, reserved=False) for _ in range(allocator.BLOCK_SIZE)]
+        ports = [self.take(alloc, reserved=False) for _ in range(_allocator.BLOCK_SIZE)]
         self.assertRaises(allocator.NoFreePortError, self.take, alloc)
         clock.now += 5
         self.assertIn(self.take(alloc, reserved=False), ports)
@@ -143,7 +153,7 @@ class PolicyTests(object):
     def test_release_of_a_port_never_leased_is_refused(self):
         alloc = self.make_allocator(random_range(1))
         port = self.take(alloc)
-        neighbour = port + 1 if port % allocator.BLOCK_SIZE != 31 else port - 1
+        neighbour = port + 1 if port % _allocator.BLOCK_SIZE != 31 else port - 1
         self.assertFalse(alloc.release(neighbour))  # in our block, never leased
         self.assertFalse(alloc.release(1))
 
@@ -174,9 +184,9 @@ class PolicyTests(object):
         port = self.take(alloc)
         self.assertEqual(len(alloc._blocks), 1)  # still ours: it was idle only briefly
         alloc.release(port)
-        clock.now += allocator._IDLE_BLOCK_SECONDS
+        clock.now += _allocator._IDLE_BLOCK_SECONDS
         alloc.release(self.take(alloc))  # the idle block goes back before a new one is taken
-        clock.now += allocator._IDLE_BLOCK_SECONDS
+        clock.now += _allocator._IDLE_BLOCK_SECONDS
         alloc.allocate(socket.AF_INET, socket.SOCK_DGRAM, None, True, 'x')
         self.assertEqual(len(alloc._blocks), 1)
 
@@ -207,7 +217,7 @@ class PolicyTests(object):
         self.addCleanup(outsider.close)
         outsider.bind((socket_helper.HOST, low))
         alloc = self.make_allocator((low, high))
-        ports = [self.take(alloc) for _ in range(allocator.BLOCK_SIZE - 1)]
+        ports = [self.take(alloc) for _ in range(_allocator.BLOCK_SIZE - 1)]
         self.assertNotIn(low, ports)
 
     def test_udp_and_ipv6_ports(self):
@@ -256,7 +266,7 @@ class PressureTests(object):
         clock = FakeClock()
         alloc = self.make_allocator(random_range(1), clock)
         first = [self.take(alloc, reserved=False, never_fail=True) for _ in range(32)]
-        clock.now += allocator._MIN_REUSE_SECONDS
+        clock.now += _allocator._MIN_REUSE_SECONDS
         self.assertEqual(self.take(alloc, reserved=False, never_fail=True), first[0])
 
     def test_a_full_range_is_looked_through_once_a_second(self):
@@ -264,7 +274,7 @@ class PressureTests(object):
         store = self.make_store(clock)
         port_range = random_range(4)
         other = self.make_allocator(port_range, clock, store=store)
-        for _ in range(4 * allocator.BLOCK_SIZE):
+        for _ in range(4 * _allocator.BLOCK_SIZE):
             self.take(other)
         counting = CountingStore(store)
         alloc = self.make_allocator(port_range, clock, store=counting)
@@ -272,7 +282,7 @@ class PressureTests(object):
         for _ in range(10):
             self.take(alloc, reserved=False, never_fail=True)
         self.assertEqual(counting.block_tries, 4)  # each block once, not once per call
-        clock.now += allocator._RESCAN_SECONDS
+        clock.now += _allocator._RESCAN_SECONDS
         self.take(alloc, reserved=False, never_fail=True)
         self.assertEqual(counting.block_tries, 8)
         with self.assertRaises(allocator.NoFreePortError):
@@ -340,12 +350,12 @@ class FilePolicyTest(PolicyTests, PolicyTestCase):
         store = self.make_store(clock)
         alloc = self.make_allocator(random_range(4), clock, lease=30, store=store)
         port = self.take(alloc)
-        path = os.path.join(store.directory, 'b%d.lease' % (port // allocator.BLOCK_SIZE))
+        path = os.path.join(store.directory, 'b%d.lease' % (port // _allocator.BLOCK_SIZE))
         with open(path) as f:
             first = f.read()
         for _ in range(10):
             clock.now += 2
-            self.assertEqual(self.take(alloc) // allocator.BLOCK_SIZE, port // allocator.BLOCK_SIZE)
+            self.assertEqual(self.take(alloc) // _allocator.BLOCK_SIZE, port // _allocator.BLOCK_SIZE)
         with open(path) as f:
             self.assertEqual(f.read(), first)
         clock.now += 15  # now a new lease ends after the entry: renewed
@@ -362,8 +372,8 @@ class FilePolicyTest(PolicyTests, PolicyTestCase):
         alloc = self.make_allocator(random_range(4), clock, lease=60, store=store,
                                     max_units=1)
         ports = [self.take(alloc, reserved=False, never_fail=True)
-                 for _ in range(allocator.BLOCK_SIZE)]
-        index = ports[0] // allocator.BLOCK_SIZE
+                 for _ in range(_allocator.BLOCK_SIZE)]
+        index = ports[0] // _allocator.BLOCK_SIZE
         with warnings.catch_warnings(record=True):
             warnings.simplefilter('always')
             for _ in range(100):  # 150 s: beyond the block's first expiry
@@ -377,7 +387,7 @@ class FilePolicyTest(PolicyTests, PolicyTestCase):
         store = self.make_store(clock)
         port_range = random_range(1)
         owner = self.make_allocator(port_range, clock, lease=30, store=store)
-        for _ in range(allocator.BLOCK_SIZE):
+        for _ in range(_allocator.BLOCK_SIZE):
             self.take(owner)
         other_store = _leases.FileStore(store.directory, PLATFORM, clock, os.getppid())
         other = self.make_allocator(port_range, clock, lease=30, store=other_store)
@@ -398,7 +408,7 @@ class KernelPolicyTest(PolicyTests, PressureTests, PolicyTestCase):
         port_range = random_range(4)
         first = self.make_allocator(port_range, store=store)
         second = self.make_allocator(port_range, store=store)
-        for _ in range(4 * allocator.BLOCK_SIZE):
+        for _ in range(4 * _allocator.BLOCK_SIZE):
             self.take(first)
         self.assertRaises(allocator.NoFreePortError, self.take, second)
         first.close()
@@ -496,7 +506,7 @@ class StoreFailureTest(PolicyTestCase):
         store = self.faulty(clock, release_error=error)
         blocks = self.make_allocator((low, low + 127), clock, store=store)
         blocks.release(self.take(blocks))
-        clock.now += 5 * allocator._IDLE_BLOCK_SECONDS
+        clock.now += 5 * _allocator._IDLE_BLOCK_SECONDS
         self.take(blocks)  # the idle block goes back first: that fails, quietly
         blocks.close()
         self.assertEqual(blocks.held_units(), 0)
@@ -510,15 +520,15 @@ class StoreFailureTest(PolicyTestCase):
                             release_error=OSError(errno.EIO, 'Input/output error'))
         alloc = self.make_allocator(random_range(4), clock, lease=5, store=store)
         first = self.take(alloc)  # the block's entry runs for 10 s
-        index = first // allocator.BLOCK_SIZE
+        index = first // _allocator.BLOCK_SIZE
         clock.now += 4
         running = self.take(alloc)  # ends at 9 s: within the entry, no renewal
         clock.now += 1.5  # the next lease would outlive the entry: renewed, which fails
         third = self.take(alloc)
         self.assertEqual(store.released, ['b%d' % index])
-        self.assertNotEqual(third // allocator.BLOCK_SIZE, index)
+        self.assertNotEqual(third // _allocator.BLOCK_SIZE, index)
         self.assertTrue(alloc.release(running))  # still a lease of ours, ended quietly
-        ports = [self.take(alloc) for _ in range(allocator.BLOCK_SIZE - 1)]
+        ports = [self.take(alloc) for _ in range(_allocator.BLOCK_SIZE - 1)]
         self.assertNotIn(first, ports)
         self.assertNotIn(running, ports)
 
@@ -537,7 +547,7 @@ class StoreFailureTest(PolicyTestCase):
         with self.assertRaises(allocator.NoFreePortError) as cm:
             self.take(alloc)
         self.assertIn('no free port in kernel-assigned ports: %d kernel-assigned ports in a '
-                      'row were leased to others' % allocator._KERNEL_TRIES, str(cm.exception))
+                      'row were leased to others' % _allocator.KERNEL_TRIES, str(cm.exception))
         port = self.take(alloc, reserved=False, never_fail=True)  # CPython's way, unleased
         self.assertTrue(bindable(port))
         self.assertEqual(alloc._leases, {})
@@ -547,17 +557,17 @@ class StoreFailureTest(PolicyTestCase):
     def test_detached_kernel_ports_are_all_or_nothing(self):
         store = _leases.MemoryStore(FakeClock())
         alloc = self.make_allocator(None, store=store, max_units=2)
-        taken = alloc.lease_detached(2, socket.AF_INET, socket.SOCK_STREAM, 60.0, 'port')
+        taken = _detached.DetachedLeases(alloc).take(2, socket.AF_INET, socket.SOCK_STREAM, 60.0, 'port')
         self.assertEqual(len(set(port for port, _h in taken)), 2)
         for port, handle in taken:
             self.assertTrue(store.held('p%d' % port))
             store.release(handle)
         with self.assertRaises(allocator.NoFreePortError):
-            alloc.lease_detached(3, socket.AF_INET, socket.SOCK_STREAM, 60.0, 'port')
+            _detached.DetachedLeases(alloc).take(3, socket.AF_INET, socket.SOCK_STREAM, 60.0, 'port')
         self.assertEqual(store._held, {})  # the two taken were given back
         refusing = self.make_allocator(None, store=self.faulty(refuse=True))
         with self.assertRaises(allocator.NoFreePortError) as cm:
-            refusing.lease_detached(1, socket.AF_INET, socket.SOCK_STREAM, 60.0, 'port')
+            _detached.DetachedLeases(refusing).take(1, socket.AF_INET, socket.SOCK_STREAM, 60.0, 'port')
         self.assertIn('kernel-assigned ports in a row were leased to others', str(cm.exception))
 
 
@@ -573,7 +583,7 @@ class RecyclingEdgeTest(PolicyTestCase):
         self.assertEqual(alloc.unreleased(), [first])
         self.assertTrue(alloc.release(first))
         self.assertEqual(alloc.unreleased(), [])
-        ports = [self.take(alloc) for _ in range(allocator.BLOCK_SIZE - 1)]
+        ports = [self.take(alloc) for _ in range(_allocator.BLOCK_SIZE - 1)]
         self.assertIn(first, ports)
 
     def test_lease_released_early_is_not_ended_again_at_its_expiry(self):
@@ -582,15 +592,15 @@ class RecyclingEdgeTest(PolicyTestCase):
         self.take(alloc, reserved=False)
         alloc.release(self.take(alloc, reserved=False))
         clock.now += 6
-        ports = [self.take(alloc) for _ in range(allocator.BLOCK_SIZE)]
-        self.assertEqual(len(set(ports)), allocator.BLOCK_SIZE)
+        ports = [self.take(alloc) for _ in range(_allocator.BLOCK_SIZE)]
+        self.assertEqual(len(set(ports)), _allocator.BLOCK_SIZE)
 
     def test_reserved_leases_are_never_reused_under_pressure(self):
         clock = FakeClock()
         caught = self.catch_warnings()
         alloc = self.make_allocator(random_range(1), clock)
-        reserved = [self.take(alloc) for _ in range(allocator.BLOCK_SIZE)]
-        clock.now += allocator._MIN_REUSE_SECONDS
+        reserved = [self.take(alloc) for _ in range(_allocator.BLOCK_SIZE)]
+        clock.now += _allocator._MIN_REUSE_SECONDS
         self.assertNotIn(self.take(alloc, reserved=False, never_fail=True), reserved)
         self.assertEqual(len(caught), 1)
 
@@ -598,11 +608,11 @@ class RecyclingEdgeTest(PolicyTestCase):
         clock = FakeClock()
         alloc = self.make_allocator(random_range(1), clock)
         first = [self.take(alloc, reserved=False, never_fail=True)
-                 for _ in range(allocator.BLOCK_SIZE)]
+                 for _ in range(_allocator.BLOCK_SIZE)]
         user = socket.socket()
         self.addCleanup(user.close)
         user.bind((socket_helper.HOST, first[0]))
-        clock.now += allocator._MIN_REUSE_SECONDS
+        clock.now += _allocator._MIN_REUSE_SECONDS
         self.assertEqual(self.take(alloc, reserved=False, never_fail=True), first[1])
 
     def test_single_port_lease_that_cannot_be_renewed_is_not_reused(self):
@@ -612,7 +622,7 @@ class RecyclingEdgeTest(PolicyTestCase):
         store = FaultyStore(_leases.MemoryStore(clock), renew_fails=True)
         alloc = self.make_allocator((low, low + 3), clock, store=store)
         first = [self.take(alloc, reserved=False, never_fail=True) for _ in range(4)]
-        clock.now += allocator._MIN_REUSE_SECONDS
+        clock.now += _allocator._MIN_REUSE_SECONDS
         port = self.take(alloc, reserved=False, never_fail=True)
         self.assertNotIn(port, first)  # a kernel-assigned port instead
         self.assertEqual(len(caught), 1)
@@ -664,7 +674,7 @@ class CurrentAllocatorTest(EnvMixin, unittest.TestCase):
             thread.join()
         self.assertEqual(errors, [])
         directory = os.environ[allocator.REGISTRY_ENV_VAR]
-        self.assertEqual(len([k for k in allocator._state if k[2] == directory]), 1)
+        self.assertEqual(len([k for k in _allocator._state if k[2] == directory]), 1)
 
     def test_release_after_an_environment_change(self):
         port = allocator.reserve_port()
@@ -683,12 +693,12 @@ class CurrentAllocatorTest(EnvMixin, unittest.TestCase):
                           'than 0 and at most 86400 (a day), e.g. 60' % value, str(cm.exception))
 
     def test_unreleased_reservations_are_listed_at_exit(self):
-        alloc = allocator._current()
+        alloc = _allocator.current()
         port = allocator.reserve_port()
-        key = [k for k, v in allocator._state.items() if v is alloc][0]
+        key = [k for k, v in _allocator._state.items() if v is alloc][0]
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter('always')
-            allocator._release_at_exit({key: alloc})
+            _allocator._release_at_exit({key: alloc})
         self.assertEqual(len(caught), 1)
         self.assertIn('1 port(s) reserved with reserve_port() were never released: %d' % port,
                       str(caught[0].message))
@@ -698,7 +708,7 @@ class CurrentAllocatorTest(EnvMixin, unittest.TestCase):
         self.assertTrue(low <= socket_helper.find_unused_port() <= high)
 
     def test_describe_names_the_store(self):
-        report = dict(allocator.describe())
+        report = dict(_detached.describe())
         self.assertEqual(report['port_strategy'], 'registry')
         expected = 'kernel' if KERNEL_NAMES else 'files'
         self.assertEqual(report['port_store'].split()[0], expected)
@@ -711,26 +721,26 @@ class InheritedAllocatorTest(EnvMixin, unittest.TestCase):
     def test_inherited_allocator_is_forgotten_not_released(self):
         store = _leases.MemoryStore(time.time)
         parent_pid = os.getpid() + 1  # stands for the parent this process was forked from
-        alloc = allocator._Allocator(random_range(4), 60.0, store, PLATFORM, pid=parent_pid)
+        alloc = _allocator._Allocator(random_range(4), 60.0, store, PLATFORM, pid=parent_pid)
         port = alloc.allocate(socket.AF_INET, socket.SOCK_STREAM, None, True, 'reserve_port')
         key = (parent_pid, None, 'inherited', None, None)
-        self.addCleanup(allocator._state.pop, key, None)
-        allocator._state[key] = alloc
+        self.addCleanup(_allocator._state.pop, key, None)
+        _allocator._state[key] = alloc
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter('always')
-            allocator._release_at_exit({key: alloc})
+            _allocator._release_at_exit({key: alloc})
         self.assertEqual(caught, [])  # the parent's reservation: not ours to list
-        self.assertTrue(store.held('b%d' % (port // allocator.BLOCK_SIZE)))
-        lock = allocator._state_lock
-        allocator._after_fork_in_child()
-        self.assertIsNot(allocator._state_lock, lock)
-        self.assertNotIn(key, allocator._state)
-        self.assertTrue(store.held('b%d' % (port // allocator.BLOCK_SIZE)))
+        self.assertTrue(store.held('b%d' % (port // _allocator.BLOCK_SIZE)))
+        lock = _allocator._state_lock
+        _allocator._after_fork_in_child()
+        self.assertIsNot(_allocator._state_lock, lock)
+        self.assertNotIn(key, _allocator._state)
+        self.assertTrue(store.held('b%d' % (port // _allocator.BLOCK_SIZE)))
 
     def test_detached_kernel_ports_from_the_environment(self):
         self.private_registry()
         self.set_env(allocator.RANGE_ENV_VAR, 'kernel')
-        ports, keeper = allocator.lease_detached_ports(2, socket.AF_INET, socket.SOCK_STREAM)
+        ports, keeper = _detached.lease_detached_ports(2, socket.AF_INET, socket.SOCK_STREAM)
         self.addCleanup(keeper.give_back)
         self.assertEqual(len(set(ports)), 2)
         self.assertTrue(all(bindable(port) for port in ports))
@@ -739,26 +749,26 @@ class InheritedAllocatorTest(EnvMixin, unittest.TestCase):
 class ConfigTest(EnvMixin, unittest.TestCase):
 
     def test_range_parses(self):
-        self.assertEqual(allocator._parse_range('20000-29999'), (20000, 29999))
-        self.assertIsNone(allocator._parse_range(' Kernel '))
+        self.assertEqual(_config.parse_range('20000-29999'), (20000, 29999))
+        self.assertIsNone(_config.parse_range(' Kernel '))
 
     def test_bad_range_raises(self):
         for value in ('20000', '2-1', '0-10', '1-70000', 'a-b'):
             with self.assertRaises(ValueError) as cm:
-                allocator._parse_range(value)
+                _config.parse_range(value)
             self.assertIn('TESTSUPPORT_PORT_RANGE is %r; expected LOW-HIGH' % value,
                           str(cm.exception))
 
     def test_bad_strategy_raises(self):
         with self.assertRaises(ValueError) as cm:
-            allocator._strategy({allocator.STRATEGY_ENV_VAR: 'random'})
+            _config.strategy({allocator.STRATEGY_ENV_VAR: 'random'})
         self.assertIn("TESTSUPPORT_PORT_STRATEGY is 'random'; use \"registry\"",
                       str(cm.exception))
 
     def test_default_range_per_platform(self):
-        self.assertEqual(allocator._default_range((32768, 60999)), (1024, 32767))
-        self.assertEqual(allocator._default_range((49152, 65535)), (1024, 49151))
-        self.assertIsNone(allocator._default_range((1024, 65535)))
+        self.assertEqual(_config.default_range((32768, 60999)), (1024, 32767))
+        self.assertEqual(_config.default_range((49152, 65535)), (1024, 49151))
+        self.assertIsNone(_config.default_range((1024, 65535)))
 
     def test_range_overlapping_the_ephemeral_range_warns_once(self):
         low, high = PLATFORM.ephemeral_port_range()
@@ -767,8 +777,8 @@ class ConfigTest(EnvMixin, unittest.TestCase):
         env = {allocator.RANGE_ENV_VAR: '%d-%d' % (low, low + 500)}
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter('always')
-            allocator._config(env, PLATFORM)
-            allocator._config(env, PLATFORM)
+            _config.read_config(env, PLATFORM)
+            _config.read_config(env, PLATFORM)
         self.assertEqual(len(caught), 1)
         self.assertIs(caught[0].category, allocator.PortRegistryWarning)
         self.assertIn('overlaps the OS ephemeral range', str(caught[0].message))
@@ -784,9 +794,9 @@ class EphemeralStrategyTest(EnvMixin, unittest.TestCase):
         self.assertTrue(bindable(port))
 
     def test_reserve_and_release_do_not_touch_the_allocators(self):
-        before = dict(allocator._state)
+        before = dict(_allocator._state)
         allocator.release_port(allocator.reserve_port())
-        self.assertEqual(allocator._state, before)
+        self.assertEqual(_allocator._state, before)
 
 
 # -- real processes ------------------------------------------------------------------
@@ -795,10 +805,14 @@ HOLDER = r'''
 import sys
 from testsupport import allocator
 count = int(sys.argv[1])
+ports = []
 for _ in range(count):
-    sys.stdout.write('%d\n' % allocator.reserve_port())
+    ports.append(allocator.reserve_port())
+    sys.stdout.write('%d\n' % ports[-1])
     sys.stdout.flush()
 sys.stdin.readline()
+for port in ports:  # a clean exit: no PortRegistryWarning listing them
+    allocator.release_port(port)
 '''
 
 
@@ -913,8 +927,8 @@ class ForkTest(EnvMixin, unittest.TestCase):
     @unittest.skipUnless(hasattr(os, 'register_at_fork'), 'needs os.register_at_fork (3.7+)')
     def test_fork_while_another_thread_creates_an_allocator(self):
         self.private_registry()
-        allocator._current()  # the at-fork hook is in place once an allocator exists
-        allocator._state_lock.acquire()  # as a thread creating an allocator right now
+        _allocator.current()  # the at-fork hook is in place once an allocator exists
+        _allocator._state_lock.acquire()  # as a thread creating an allocator right now
         try:
             pid = os.fork()
             if pid == 0:  # pragma: no cover (runs in the child)
@@ -925,7 +939,7 @@ class ForkTest(EnvMixin, unittest.TestCase):
                 finally:
                     os._exit(code)
         finally:
-            allocator._state_lock.release()
+            _allocator._state_lock.release()
         deadline = time.time() + 20
         while time.time() < deadline:
             done, status = os.waitpid(pid, os.WNOHANG)

@@ -14,9 +14,166 @@ import unittest
 import testsupport
 from testsupport import socket_helper
 
-PUBLIC_MODULES = ['testsupport', 'testsupport.platform_shim', 'testsupport.socket_helper',
-                  'testsupport.support']
-OPTIONAL_MODULES = ['testsupport.allocator', 'testsupport.servers', 'testsupport.mixin']
+# The public modules (everything else is an _underscored internal). pytest_plugin
+# needs pytest; platform_shim's surface is pinned in its own tests.
+PUBLIC_MODULES = ['testsupport', 'testsupport.allocator', 'testsupport.mixin',
+                  'testsupport.platform_shim', 'testsupport.server_process',
+                  'testsupport.servers', 'testsupport.socket_helper', 'testsupport.support']
+OPTIONAL_MODULES = ['testsupport.pytest_plugin']
+
+#: What users call, module by module: every name of ``__all__`` with its
+#: signature (classes: the constructor's, and each public method or property).
+#: A change here is a change of the public API: make it deliberately, and say
+#: so in the changelog.
+PUBLIC_SURFACE = {'testsupport': {'HOST': 'value',
+                 'HOSTv4': 'value',
+                 'HOSTv6': 'value',
+                 'INTERNET_TIMEOUT': 'value',
+                 'IPV6_ENABLED': 'value',
+                 'LONG_TIMEOUT': 'value',
+                 'LOOPBACK_TIMEOUT': 'value',
+                 'NoFreePortError': 'class',
+                 'PortRegistryWarning': 'class',
+                 'ResourceDenied': 'class',
+                 'SHORT_TIMEOUT': 'value',
+                 'SOCK_MAX_SIZE': 'value',
+                 'ServerProcess': 'class(self, argv, mode, host, port, stop_timeout, platform)',
+                 'ServerProcess.address': 'property',
+                 'ServerProcess.pid': 'property',
+                 'ServerProcess.returncode': 'property',
+                 'ServerProcess.stderr': 'property',
+                 'ServerProcess.stdout': 'property',
+                 'ServerProcess.stop': '(self, timeout=)',
+                 'ServerStartError': 'class',
+                 'SocketTestMixin': 'class',
+                 'SocketTestMixin.assertPortFree': '(self, port, host=, family=, socktype=, '
+                                                   'msg=)',
+                 'SocketTestMixin.assertPortInUse': '(self, port, host=, family=, socktype=, '
+                                                    'msg=)',
+                 'SocketTestMixin.bind_port': '(self, sock, host=)',
+                 'SocketTestMixin.bind_unix_socket': '(self, sock, addr=)',
+                 'SocketTestMixin.find_unused_port': '(self, family=, socktype=)',
+                 'SocketTestMixin.make_listener': '(self, family=, host=, backlog=)',
+                 'SocketTestMixin.make_socket': '(self, family=, type=, proto=)',
+                 'SocketTestMixin.make_udp_socket': '(self, family=, host=)',
+                 'SocketTestMixin.requires': '(self, resource, msg=)',
+                 'SocketTestMixin.skip_unless_bind_unix_socket': '(self)',
+                 'SocketTestMixin.skip_unless_ipv6': '(self)',
+                 'SocketTestMixin.start_server_process': '(self, argv, mode=, host=, family=, '
+                                                         'env=, cwd=, timeout=)',
+                 'SocketTestMixin.start_server_thread': '(self, server)',
+                 'SocketTestMixin.unix_socket_path': '(self)',
+                 'SocketTestMixin.wait_for_port': '(self, port, host=, timeout=)',
+                 'TestFailed': 'class',
+                 'WaitTimeoutError': 'class',
+                 'bind_port': '(sock, host=)',
+                 'bind_unix_socket': '(sock, addr)',
+                 'can_bind_unix_socket': '()',
+                 'create_unix_domain_name': '()',
+                 'find_unused_port': '(family=, socktype=)',
+                 'get_socket_conn_refused_errs': '()',
+                 'has_gethostname': 'value',
+                 'is_resource_enabled': '(resource)',
+                 'release_port': '(port)',
+                 'requires': '(resource, msg=)',
+                 'reserve_port': '(family=, socktype=, host=)',
+                 'reserved_port': '(family=, socktype=, host=)',
+                 'skip_if_tcp_blackhole': '(test)',
+                 'skip_unless_bind_unix_socket': '(test)',
+                 'start_server_process': '(argv, mode=, host=, family=, env=, cwd=, timeout=, '
+                                         'stop_timeout=)',
+                 'tcp_blackhole': '()',
+                 'transient_internet': '(resource_name, timeout=, errnos=)',
+                 'wait_for_port': '(port, host=, timeout=)',
+                 'wait_for_port_free': '(port, host=, timeout=)'},
+ 'testsupport.allocator': {'BACKEND_ENV_VAR': 'value',
+                           'LEASE_ENV_VAR': 'value',
+                           'NoFreePortError': 'class',
+                           'PortRegistryWarning': 'class',
+                           'RANGE_ENV_VAR': 'value',
+                           'REGISTRY_ENV_VAR': 'value',
+                           'STRATEGY_ENV_VAR': 'value',
+                           'release_port': '(port)',
+                           'reserve_port': '(family=, socktype=, host=)',
+                           'reserved_port': '(family=, socktype=, host=)'},
+ 'testsupport.mixin': {'SocketTestMixin': 'class',
+                       'SocketTestMixin.assertPortFree': '(self, port, host=, family=, '
+                                                         'socktype=, msg=)',
+                       'SocketTestMixin.assertPortInUse': '(self, port, host=, family=, '
+                                                          'socktype=, msg=)',
+                       'SocketTestMixin.bind_port': '(self, sock, host=)',
+                       'SocketTestMixin.bind_unix_socket': '(self, sock, addr=)',
+                       'SocketTestMixin.find_unused_port': '(self, family=, socktype=)',
+                       'SocketTestMixin.make_listener': '(self, family=, host=, backlog=)',
+                       'SocketTestMixin.make_socket': '(self, family=, type=, proto=)',
+                       'SocketTestMixin.make_udp_socket': '(self, family=, host=)',
+                       'SocketTestMixin.requires': '(self, resource, msg=)',
+                       'SocketTestMixin.skip_unless_bind_unix_socket': '(self)',
+                       'SocketTestMixin.skip_unless_ipv6': '(self)',
+                       'SocketTestMixin.start_server_process': '(self, argv, mode=, host=, '
+                                                               'family=, env=, cwd=, timeout=)',
+                       'SocketTestMixin.start_server_thread': '(self, server)',
+                       'SocketTestMixin.unix_socket_path': '(self)',
+                       'SocketTestMixin.wait_for_port': '(self, port, host=, timeout=)'},
+ 'testsupport.pytest_plugin': {'pytest_addoption': '(parser)',
+                               'pytest_configure': '(config)',
+                               'pytest_runtest_setup': '(item)',
+                               'pytest_unconfigure': '(config)'},
+ 'testsupport.server_process': {'ServerProcess': 'class(self, argv, mode, host, port, '
+                                                 'stop_timeout, platform)',
+                                'ServerProcess.address': 'property',
+                                'ServerProcess.pid': 'property',
+                                'ServerProcess.returncode': 'property',
+                                'ServerProcess.stderr': 'property',
+                                'ServerProcess.stdout': 'property',
+                                'ServerProcess.stop': '(self, timeout=)',
+                                'ServerStartError': 'class',
+                                'start_server_process': '(argv, mode=, host=, family=, env=, '
+                                                        'cwd=, timeout=, stop_timeout=)'},
+ 'testsupport.servers': {'DEFAULT_POLL_INTERVAL': 'value',
+                         'ServerStopError': 'class',
+                         'ServerThread': 'class(self, server, poll_interval=)',
+                         'ServerThread.start': '(self)',
+                         'ServerThread.stop': '(self, timeout=)',
+                         'WaitTimeoutError': 'class',
+                         'make_listener': '(family=, host=, backlog=)',
+                         'make_udp_socket': '(family=, host=)',
+                         'make_unix_socket_dir': '()',
+                         'port_in_use': '(port, host=, family=, socktype=)',
+                         'remove_unix_socket_dir': '(directory)',
+                         'start_server_thread': '(server, poll_interval=)',
+                         'unix_socket_path': '()',
+                         'wait_for_port': '(port, host=, timeout=)',
+                         'wait_for_port_free': '(port, host=, timeout=)'},
+ 'testsupport.socket_helper': {'HOST': 'value',
+                               'HOSTv4': 'value',
+                               'HOSTv6': 'value',
+                               'IPV6_ENABLED': 'value',
+                               'bind_port': '(sock, host=)',
+                               'bind_unix_socket': '(sock, addr)',
+                               'can_bind_unix_socket': '()',
+                               'create_unix_domain_name': '()',
+                               'find_unused_port': '(family=, socktype=)',
+                               'get_socket_conn_refused_errs': '()',
+                               'has_gethostname': 'value',
+                               'skip_if_tcp_blackhole': '(test)',
+                               'skip_unless_bind_unix_socket': '(test)',
+                               'tcp_blackhole': '()',
+                               'transient_internet': '(resource_name, timeout=, errnos=)'},
+ 'testsupport.support': {'Error': 'class',
+                         'INTERNET_TIMEOUT': 'value',
+                         'LONG_TIMEOUT': 'value',
+                         'LOOPBACK_TIMEOUT': 'value',
+                         'ResourceDenied': 'class',
+                         'SHORT_TIMEOUT': 'value',
+                         'SOCK_MAX_SIZE': 'value',
+                         'TestFailed': 'class',
+                         'USE_ENV_VAR': 'value',
+                         'is_resource_enabled': '(resource)',
+                         'requires': '(resource, msg=)',
+                         'use_resources': 'value',
+                         'verbose': 'value'}}
+
 
 # Every socket-helper name any CPython from 2.7 to 3.15 has had (3.6-3.8 keep
 # them in test.support, 2.7 in test.test_support).
@@ -62,6 +219,79 @@ def argspec(func):
     spec = inspect.getargspec(func)
     defaults = set(spec.args[len(spec.args) - len(spec.defaults or ()):])
     return spec.args, defaults, []
+
+
+def signature_text(func):
+    """``(a, b=..., *args, **kwargs)`` of *func*, the same text on 2.7 and 3.x."""
+    func = getattr(func, '__wrapped__', func)
+    func = getattr(func, '__func__', func)  # 2.7's unbound methods
+    if hasattr(inspect, 'signature'):
+        parts = []
+        for param in inspect.signature(func).parameters.values():
+            if param.kind == param.VAR_POSITIONAL:
+                parts.append('*' + param.name)
+            elif param.kind == param.VAR_KEYWORD:
+                parts.append('**' + param.name)
+            else:
+                parts.append(param.name + ('=' if param.default is not param.empty else ''))
+        return '(%s)' % ', '.join(parts)
+    if getattr(func, '__closure__', None):  # 2.7's contextmanager: no __wrapped__
+        inner = [cell.cell_contents for cell in func.__closure__
+                 if inspect.isfunction(cell.cell_contents)
+                 and cell.cell_contents.__name__ == func.__name__]
+        func = inner[0] if inner else func
+    spec = inspect.getargspec(func)
+    first_default = len(spec.args) - len(spec.defaults or ())
+    parts = [name + ('=' if index >= first_default else '')
+             for index, name in enumerate(spec.args)]
+    if spec.varargs:
+        parts.append('*' + spec.varargs)
+    if spec.keywords:
+        parts.append('**' + spec.keywords)
+    return '(%s)' % ', '.join(parts)
+
+
+def surface(module):
+    """``{name: description}`` of *module*'s ``__all__``: signatures of functions, classes'
+    constructors and public methods (``Class.method``), ``value`` for the rest."""
+    found = {}
+    for name in module.__all__:
+        obj = getattr(module, name)
+        if isinstance(obj, type):
+            init = obj.__dict__.get('__init__')
+            found[name] = 'class' + (signature_text(init) if inspect.isfunction(init) else '')
+            for attr, value in sorted(vars(obj).items()):
+                if attr.startswith('_'):
+                    continue
+                if isinstance(value, property):
+                    found['%s.%s' % (name, attr)] = 'property'
+                elif inspect.isfunction(value) or isinstance(value, (staticmethod, classmethod)):
+                    value = getattr(obj, attr)
+                    found['%s.%s' % (name, attr)] = signature_text(value)
+        elif inspect.isfunction(obj) or hasattr(obj, '__wrapped__'):
+            found[name] = signature_text(obj)
+        else:
+            found[name] = 'value'
+    return found
+
+
+class SurfaceTest(unittest.TestCase):
+    """The public surface is exactly PUBLIC_SURFACE: names and signatures."""
+
+    def test_public_surface_is_pinned(self):
+        for name in sorted(PUBLIC_SURFACE):
+            try:
+                module = importlib.import_module(name)
+            except ImportError:
+                if name in OPTIONAL_MODULES:
+                    continue
+                raise
+            self.assertEqual(surface(module), PUBLIC_SURFACE[name], name)
+
+    def test_every_public_module_but_platform_shim_is_pinned(self):
+        self.assertEqual(sorted(PUBLIC_SURFACE),
+                         sorted(set(PUBLIC_MODULES + OPTIONAL_MODULES)
+                                - set(['testsupport.platform_shim'])))
 
 
 class AllTest(unittest.TestCase):

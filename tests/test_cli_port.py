@@ -10,7 +10,7 @@ import sys
 import time
 import unittest
 
-from testsupport import _cli, _compat, allocator, platform_shim, socket_helper
+from testsupport import _allocator, _cli, _compat, _config, allocator, platform_shim, socket_helper
 from tests.helpers import private_registry, run_main, set_env
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -36,7 +36,7 @@ class PortCommandTest(unittest.TestCase):
         set_env(self, name, value)
 
     def store(self):
-        return allocator._current().store
+        return _allocator.current().store
 
     def held(self, port):
         return self.store().held('p%d' % port)
@@ -118,7 +118,7 @@ class PortCommandTest(unittest.TestCase):
                               '20000-29999, or "kernel" for kernel-assigned ports\n')
 
     def test_too_few_ports_prints_none_and_keeps_none_leased(self):
-        first, last = allocator._default_range(platform_shim.current().ephemeral_port_range())
+        first, last = _config.default_range(platform_shim.current().ephemeral_port_range())
         low = random.randrange(first // 32 + 1, last // 32) * 32
         self.set_env(allocator.RANGE_ENV_VAR, '%d-%d' % (low, low + 3))
         outsider = socket.socket()
@@ -149,7 +149,7 @@ class PortCommandTest(unittest.TestCase):
 
             def flush(self):
                 pass
-        before = set(allocator._current()._known)
+        before = set(_allocator.current()._known)
         err = io.BytesIO() if _compat.PY2 else io.StringIO()
         old, sys.stderr = sys.stderr, err
         try:
@@ -159,7 +159,7 @@ class PortCommandTest(unittest.TestCase):
         self.assertEqual(status, 1)
         self.assertIn('cannot write the ports ([Errno 32] Broken pipe); nothing stays leased',
                       err.getvalue())
-        self.assertEqual(set(allocator._current()._known), before)
+        self.assertEqual(set(_allocator.current()._known), before)
 
     def test_end_to_end_through_a_pipe_that_closes(self):
         env = dict(os.environ, PYTHONPATH=ROOT)
@@ -225,7 +225,7 @@ class PortCommandTest(unittest.TestCase):
 
     @unittest.skipUnless(os.path.exists('/bin/sh'), 'requires /bin/sh to close descriptors')
     def test_closed_or_full_stdout_exits_1_without_a_traceback(self):
-        first, last = allocator._default_range(platform_shim.current().ephemeral_port_range())
+        first, last = _config.default_range(platform_shim.current().ephemeral_port_range())
         low = random.randrange(first // 32 + 1, last // 32 - 1) * 32
         self.set_env(allocator.RANGE_ENV_VAR, '%d-%d' % (low, low + 63))
         env = dict(os.environ, PYTHONPATH=ROOT)

@@ -28,8 +28,40 @@ def justified_modules():
         return set(re.findall(r'^#   ([\w.]+) +-- ', fp.read(), re.MULTILINE))
 
 
+def unjustified(added):
+    """The modules of *added* not justified, a justified module's submodules being justified.
+
+    (On CPython 3.15, ``import math`` also loads ``math.integer`` and ``_math_integer``.)
+    """
+    justified = justified_modules()
+    return set(m for m in added if m not in justified and m.split('.')[0] not in justified
+               and not any(m.startswith('_%s_' % name) for name in justified))
+
+
+def _stdlib_without_site():
+    """True if this interpreter finds unittest without site (not in a 2.7 virtualenv)."""
+    if not _without_site:
+        with open(os.devnull, 'wb') as devnull:
+            _without_site.append(subprocess.call([sys.executable, '-S', '-c', 'import unittest'],
+                                                 stdout=devnull, stderr=devnull, cwd='/') == 0)
+    return _without_site[0]
+
+
+_without_site = []
+
+
 def added_modules(*flags):
+    """The modules ``import testsupport`` adds, in a child without coverage's start-up hook.
+
+    Coverage's .pth (.ci/install_coverage_pth.py) imports coverage, and with it
+    math and more, before the script runs; that would hide what we load. So
+    the child runs without site (-S) where the standard library is found
+    without it (a 2.7 virtualenv needs site), and without COVERAGE_PROCESS_START.
+    """
+    if _stdlib_without_site():
+        flags = ('-S',) + flags
     env = dict(os.environ)
+    env.pop('COVERAGE_PROCESS_START', None)
     env['PYTHONPATH'] = os.pathsep.join([os.path.dirname(_PACKAGE)] +
                                         [p for p in [env.get('PYTHONPATH')] if p])
     proc = subprocess.Popen([sys.executable] + list(flags) + ['-c', _SCRIPT], env=env,
@@ -48,7 +80,7 @@ class LightImportTest(unittest.TestCase):
         self.assertLessEqual(len(justified), 6)
 
     def test_import_adds_only_justified_modules(self):
-        unexpected = added_modules() - justified_modules()
+        unexpected = unjustified(added_modules())
         self.assertEqual(sorted(unexpected), [],
                          'import testsupport loads modules that import unittest, socket does '
                          'not: import them where they are used, or justify them in '
@@ -62,7 +94,7 @@ class LightImportTest(unittest.TestCase):
             self.assertNotIn(name, added)
 
     def test_the_same_with_warnings_as_errors(self):
-        self.assertEqual(sorted(added_modules('-W', 'error') - justified_modules()), [])
+        self.assertEqual(sorted(unjustified(added_modules('-W', 'error'))), [])
 
 
 if __name__ == '__main__':

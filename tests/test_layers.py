@@ -111,12 +111,13 @@ class LayersTest(unittest.TestCase):
 
     def test_the_layers_point_down(self):
         edges, _private = analyse()
-        order = ['_compat', '_system', 'platform_shim', '_port_tables', '_sockets', 'allocator',
-                 'socket_helper', 'servers', 'mixin']
+        order = ['_compat', '_system', 'platform_shim', '_port_tables', '_holder', '_leases',
+                 '_sockets', '_config', '_allocator', 'allocator', 'socket_helper', '_waits', 'servers',
+                 'server_process', 'mixin']
         for index, lower in enumerate(order):
             for higher in order[index + 1:]:
                 self.assertNotIn(higher, edges[lower], '%s imports %s' % (lower, higher))
-        for top in ('mixin', 'pytest_plugin', '_cli'):
+        for top in ('mixin', 'pytest_plugin', '_detached', '_cli'):
             for name in order:
                 self.assertNotIn(top, edges[name])
 

@@ -104,7 +104,7 @@ import contextlib
 
 import pytest
 
-from testsupport import allocator
+from testsupport import _allocator
 
 seen = []
 
@@ -118,12 +118,12 @@ def bind(port, socktype):
 def test_tcp_port_is_free_and_leased(unused_tcp_port):
     assert isinstance(unused_tcp_port, int)
     bind(unused_tcp_port, socket.SOCK_STREAM)
-    assert unused_tcp_port in allocator._current().unreleased()
+    assert unused_tcp_port in _allocator.current().unreleased()
     seen.append(unused_tcp_port)
 
 
 def test_tcp_lease_released_at_teardown():
-    assert seen[0] not in allocator._current().unreleased()
+    assert seen[0] not in _allocator.current().unreleased()
 
 
 def test_udp_port_is_free(unused_udp_port):
@@ -371,9 +371,9 @@ class PortFactoryTest(unittest.TestCase):
         """Two neighbouring ports of the default candidate range that are bindable now."""
         import random
         import socket
-        from testsupport import _sockets, platform_shim
+        from testsupport import _config, _sockets, platform_shim
         platform = platform_shim.current()
-        low, high = self.allocator._default_range(platform.ephemeral_port_range())
+        low, high = _config.default_range(platform.ephemeral_port_range())
         for _attempt in range(100):
             port = random.randrange(low, high)
             if all(_sockets.bind_error(socket.AF_INET, socket.SOCK_STREAM, None, p, platform,
@@ -561,11 +561,11 @@ class NameClashTest(PytestRunMixin, unittest.TestCase):
         except ImportError:
             self.skipTest('pytest-asyncio is not installed for this Python')
         files = {'test_a.py': '''
-            from testsupport import allocator
+            from testsupport import _allocator
 
             def test_a(unused_tcp_port, unused_tcp_port_factory):
-                assert unused_tcp_port in allocator._current().unreleased()
-                assert unused_tcp_port_factory() in allocator._current().unreleased()
+                assert unused_tcp_port in _allocator.current().unreleased()
+                assert unused_tcp_port_factory() in _allocator.current().unreleased()
             '''}
         self.assertOutcome(self.run_pytest(files, ['-p', 'pytest_asyncio']), 0, passed=1)
 

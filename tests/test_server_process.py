@@ -1,4 +1,4 @@
-"""Tests for servers.start_server_process, its mixin method and its OS parts.
+"""Tests for server_process.start_server_process, its mixin method and its OS parts.
 
 Real child servers (tests/child_server.py, ``python -m http.server 0``) on this
 machine in each mode; macOS' lsof and Windows' GetExtendedTcpTable by
@@ -17,7 +17,16 @@ import sys
 import tempfile
 import unittest
 
-from testsupport import _compat, _port_tables, _system, mixin, platform_shim, servers
+from testsupport import (
+    _compat,
+    _port_tables,
+    _system,
+    _waits,
+    mixin,
+    platform_shim,
+    server_process,
+    servers,
+)
 from testsupport.platform_shim import LINUX, MACOS, WINDOWS
 
 from . import helpers
@@ -80,7 +89,7 @@ class IsolatedMixin(helpers.FdLeakMixin):
 
     def assertEnds(self, pid):
         # The grandchild is re-parented to init, which reaps it: poll, bounded.
-        self.assertTrue(servers._poll(lambda remaining: gone(pid), 10, _compat.monotonic,
+        self.assertTrue(_waits.poll(lambda remaining: gone(pid), 10, _compat.monotonic,
                                       __import__('time').sleep), 'process %d still runs' % pid)
 
 
@@ -88,7 +97,7 @@ class IsolatedMixin(helpers.FdLeakMixin):
 class ModesTest(IsolatedMixin, unittest.TestCase):
 
     def run_server(self, argv, mode, **kwargs):
-        server = servers.start_server_process(argv, mode, **kwargs)
+        server = server_process.start_server_process(argv, mode, **kwargs)
         try:
             text = greeting(server)
             out = server.stdout
@@ -119,7 +128,7 @@ class ModesTest(IsolatedMixin, unittest.TestCase):
     def test_discover_http_server_on_port_0(self):
         # -u: 2.7's SimpleHTTPServer prints "Serving ... port N" into a buffer
         # that SIGTERM would discard.
-        server = servers.start_server_process([sys.executable, '-u', '-m', HTTP_SERVER, '0'],
+        server = server_process.start_server_process([sys.executable, '-u', '-m', HTTP_SERVER, '0'],
                                               'discover', cwd=os.path.dirname(CHILD))
         try:
             data = exchange(server.address, b'GET /child_server.py HTTP/1.0\r\n\r\n')
@@ -131,20 +140,19 @@ class ModesTest(IsolatedMixin, unittest.TestCase):
         self.assertNothingLeft()
 
     def test_lease_substitutes_the_leased_port(self):
-        from testsupport import allocator
-        server = servers.start_server_process(child('--port', '{port}', '--host', '{host}'),
+        from testsupport import _allocator
+        server = server_process.start_server_process(child('--port', '{port}', '--host', '{host}'),
                                               'lease')
-        self.assertIn(server.port, allocator._current().unreleased())
+        self.assertIn(server.port, _allocator.current().unreleased())
         server.stop()
         server, text, out = self.run_server(child('--port', '{port}', '--host', '{host}'),
                                             'lease')
         self.assertEqual(server.argv[2:], ['--port', str(server.port), '--host', '127.0.0.1'])
         self.assertEqual(out, 'serving on port %d\n' % server.port)
-        from testsupport import allocator
-        self.assertNotIn(server.port, allocator._current().unreleased())  # released at stop()
+        self.assertNotIn(server.port, _allocator.current().unreleased())  # released at stop()
 
     def test_context_manager_stops(self):
-        with servers.start_server_process(child('--listen-fds'), 'inherit') as server:
+        with server_process.start_server_process(child('--listen-fds'), 'inherit') as server:
             host, port = server
             self.assertEqual((host, port), server.address)
         self.assertEqual(server.returncode, -signal.SIGTERM)
@@ -156,8 +164,8 @@ class ModesTest(IsolatedMixin, unittest.TestCase):
 class FailuresTest(IsolatedMixin, unittest.TestCase):
 
     def start_fails(self, argv, mode, **kwargs):
-        with self.assertRaises(servers.ServerStartError) as cm:
-            servers.start_server_process(argv, mode, **kwargs)
+        with self.assertRaises(server_process.ServerStartError) as cm:
+            server_process.start_server_process(argv, mode, **kwargs)
         self.assertNothingLeft()
         return str(cm.exception)
 
@@ -185,21 +193,21 @@ class FailuresTest(IsolatedMixin, unittest.TestCase):
         self.assertIn("cannot run ['/nonexistent/server']", message)
 
     def test_missing_program_inherit_exits_127(self):
-        server = servers.start_server_process(['/nonexistent/server'], 'inherit')
+        server = server_process.start_server_process(['/nonexistent/server'], 'inherit')
         server._wait(10)
         self.assertEqual(server.stop(), 127)
         self.assertIn("cannot run '/nonexistent/server'", server.stderr)
         self.assertNothingLeft()
 
     def test_child_ignoring_sigterm_is_killed(self):
-        server = servers.start_server_process(child('--listen-fds', '--ignore-term'),
+        server = server_process.start_server_process(child('--listen-fds', '--ignore-term'),
                                               'inherit', stop_timeout=0.3)
         self.assertIn('hello', greeting(server))
         self.assertEqual(server.stop(), -signal.SIGKILL)
         self.assertNothingLeft()
 
     def test_grandchild_ignoring_sigterm_is_killed(self):
-        server = servers.start_server_process(
+        server = server_process.start_server_process(
             child('--port', '0', '--in-grandchild', '--ignore-term'), 'discover',
             stop_timeout=0.3)
         grandchild = int(greeting(server).split()[1])
@@ -212,7 +220,7 @@ class ArgumentsTest(IsolatedMixin, unittest.TestCase):
 
     def check(self, error, text, *args, **kwargs):
         with self.assertRaises(error) as cm:
-            servers.start_server_process(*args, **kwargs)
+            server_process.start_server_process(*args, **kwargs)
         self.assertIn(text, str(cm.exception))
         self.assertEqual(helpers.open_fds() - self.fds_before, set())
 
@@ -232,7 +240,7 @@ class ArgumentsTest(IsolatedMixin, unittest.TestCase):
 
     def test_inherit_on_windows_skips(self):
         with self.assertRaises(unittest.SkipTest) as cm:
-            servers._start_server_process(['x'], 'inherit', None, socket.AF_INET, None, None,
+            server_process._start_server_process(['x'], 'inherit', None, socket.AF_INET, None, None,
                                           None, 1, WINDOWS, None)
         self.assertIn("mode='inherit') needs a POSIX system", str(cm.exception))
         self.assertIn("on windows use mode='discover' or 'lease'", str(cm.exception))
@@ -240,7 +248,7 @@ class ArgumentsTest(IsolatedMixin, unittest.TestCase):
     @needs_linux
     def test_discover_without_lsof_skips_and_cleans_up(self):
         with self.assertRaises(unittest.SkipTest) as cm:
-            servers._start_server_process(child('--port', '0'), 'discover', None,
+            server_process._start_server_process(child('--port', '0'), 'discover', None,
                                           socket.AF_INET, None, None, 10, 1, MACOS,
                                           lambda pid: None)
         self.assertIn("cannot ask this system which ports a process listens on "

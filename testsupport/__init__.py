@@ -6,7 +6,8 @@ find_unused_port, bind_port, HOST``), with every socket-related name of 2.7's
 support`` replaces those modules in a suite; the complete mirror of CPython's
 ``test.support.socket_helper`` is :mod:`testsupport.socket_helper`. Leases
 (``reserve_port``) come from :mod:`testsupport.allocator`, the TestCase mixin
-from :mod:`testsupport.mixin`, the waits from :mod:`testsupport.servers`.
+from :mod:`testsupport.mixin`, the waits from :mod:`testsupport.servers`, servers in child processes from
+:mod:`testsupport.server_process`.
 """
 from __future__ import absolute_import, division, print_function
 
@@ -30,14 +31,8 @@ from .allocator import (
     reserved_port,
 )
 from .mixin import SocketTestMixin
-from .servers import (
-    ServerProcess,
-    ServerStartError,
-    WaitTimeoutError,
-    start_server_process,
-    wait_for_port,
-    wait_for_port_free,
-)
+from .server_process import ServerProcess, ServerStartError, start_server_process
+from .servers import WaitTimeoutError, wait_for_port, wait_for_port_free
 from .socket_helper import (
     HOST,
     HOSTv4,

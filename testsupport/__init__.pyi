@@ -6,11 +6,13 @@ from .allocator import (
     reserved_port as reserved_port,
 )
 from .mixin import SocketTestMixin as SocketTestMixin
-from .servers import (
+from .server_process import (
     ServerProcess as ServerProcess,
     ServerStartError as ServerStartError,
-    WaitTimeoutError as WaitTimeoutError,
     start_server_process as start_server_process,
+)
+from .servers import (
+    WaitTimeoutError as WaitTimeoutError,
     wait_for_port as wait_for_port,
     wait_for_port_free as wait_for_port_free,
 )

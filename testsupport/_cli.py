@@ -14,7 +14,7 @@ import platform as _stdlib_platform
 import socket
 import sys
 
-from . import _sockets, allocator, platform_shim, socket_helper
+from . import _config, _detached, _sockets, platform_shim, socket_helper
 
 __all__ = ['main']
 
@@ -44,7 +44,7 @@ def info_report():
         ('so_exclusiveaddruse', plat.so_exclusiveaddruse is not None),
         ('ephemeral_port_range', [low, high]),
         ('tcp_blackhole', socket_helper.tcp_blackhole()),
-    ] + allocator.describe() + [
+    ] + _detached.describe() + [
         ('free_tcp_port', _free_port()),
     ]
 
@@ -121,7 +121,7 @@ def _positive_int(text):
 
 def _lease_seconds(text):
     try:
-        return allocator.parse_lease(text, '--lease')
+        return _config.parse_lease(text, '--lease')
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc))
 
@@ -169,7 +169,7 @@ def _print_ports(args, out):
     family = socket.AF_INET6 if args.ipv6 else socket.AF_INET
     socktype = socket.SOCK_DGRAM if args.udp else socket.SOCK_STREAM
     try:
-        ports, keeper = allocator.lease_detached_ports(args.n, family, socktype, args.lease)
+        ports, keeper = _detached.lease_detached_ports(args.n, family, socktype, args.lease)
     except (ValueError, socket.error, Warning) as exc:  # Warning: under -W error
         return _error('port', exc)
     try:
@@ -208,7 +208,7 @@ def _release_ports(args, out):
                    'e.g. %s release 20001 20002\n' % (_PROG, _PROG))
         return 2
     try:
-        left = allocator.release_detached_ports(args.ports)
+        left = _detached.release_detached_ports(args.ports)
     except (ValueError, socket.error, Warning) as exc:  # Warning: under -W error
         return _error('release', exc)
     if left:

@@ -16,6 +16,19 @@ interface that the allocator's policy uses:
 ``held(name)``
     True if anyone (this process included) holds *name*, or its entry cannot
     be judged; a probe that takes nothing.
+``detach(handles, until)``
+    make the detached leases *handles* outlive this process until *until*
+    (the ``port`` command, through :class:`testsupport._holder.Keeper`);
+    OSError if they cannot be handed on.
+``release_detached(name)``
+    end the detached lease of *name* held by this user (the ``release``
+    command); True if one was ended.
+``forget(handle)``
+    drop this process's copy of *handle* without releasing the name (after a
+    fork, or once the lease was handed on).
+``describe()``, ``kind``, ``shared``, ``names_cost_descriptors``
+    what the store is, whether other processes see its leases, and whether
+    each held name costs a file descriptor (so the allocator bounds them).
 
 :class:`KernelStore` (Linux) holds each name as an abstract-namespace AF_UNIX
 socket bound to ``\\0testsupport/1/<namespace>/<name>``. Such a name is
@@ -39,20 +52,17 @@ import os
 import socket
 import warnings
 
-from . import _compat, _system, platform_shim
+from . import _compat, _holder, _system
 
 __all__ = [
     'BACKEND_ENV_VAR',
     'FileStore',
-    'Keeper',
     'KernelStore',
-    'PortRegistryWarning',
     'MemoryStore',
-    'hold_main',
+    'PortRegistryWarning',
     'kernel_names_work',
     'namespace_of',
     'open_store',
-    'release_detached',
     'warn_once',
 ]
 
@@ -108,6 +118,7 @@ class KernelStore(object):
 
     kind = 'kernel'
     shared = True
+    names_cost_descriptors = True
 
     def __init__(self, platform, namespace=''):
         self._platform = platform
@@ -161,6 +172,17 @@ class KernelStore(object):
             return True
         sock.close()
         return False
+
+    def detach(self, handles, until):
+        """Pass the names' sockets to a detached holder process that keeps them until *until*."""
+        _holder.spawn_holder([h.sock for h in handles], until)
+
+    def release_detached(self, name):
+        return self.request_release(name)
+
+    def forget(self, handle):
+        if handle.sock is not None:
+            handle.sock.close()  # this process's copy only: the name stays held elsewhere
 
     def request_release(self, name, timeout=2.0):
         """Ask the detached holder of *name* to let it go; True if it did."""
@@ -218,6 +240,7 @@ class FileStore(object):
 
     kind = 'files'
     shared = True
+    names_cost_descriptors = False
 
     def __init__(self, directory, platform, clock, pid, alive=None, start_marker=None,
                  lock_module=None):
@@ -324,8 +347,17 @@ class FileStore(object):
             if locked and self.judge(handle.name)[1] == handle.token:
                 _system.remove_quietly(self._path(handle.name))
 
-    def detach(self, handles):
-        """Make the entries of *handles* outlive this process; False if one was lost."""
+    def detach(self, handles, until):
+        """Mark the entries of *handles* detached: they outlive this process (to their expiry).
+
+        OSError if one was lost before it could be handed on.
+        """
+        if not self._mark_detached(handles):
+            raise OSError('a lease entry in %s was lost before it could be handed '
+                          'on: the ports are not leased beyond this process'
+                          % self.directory)
+
+    def _mark_detached(self, handles):
         with self._locked() as locked:
             for handle in handles:
                 if not locked or self.judge(handle.name)[1] != handle.token:
@@ -346,6 +378,9 @@ class FileStore(object):
 
     def held(self, name):
         return self.judge(name)[0] == 'held'
+
+    def forget(self, handle):
+        pass  # a file entry costs this process nothing to keep
 
     def _locked(self):
         return _FileLock(os.path.join(self.directory, _LOCK_NAME), self._platform,
@@ -410,6 +445,7 @@ class MemoryStore(object):
 
     kind = 'memory'
     shared = False
+    names_cost_descriptors = False
 
     def __init__(self, clock):
         self._clock = clock
@@ -438,6 +474,20 @@ class MemoryStore(object):
     def held(self, name):
         current = self._held.get(name)
         return current is not None and current.expiry > self._clock()
+
+    def detach(self, handles, until):
+        """Nothing can outlive this process here: say so (once)."""
+        warn_once(('detached memory',),
+                  'testsupport: leases are kept in memory here, so the ports printed '
+                  'are not leased once this command exits: set '
+                  'TESTSUPPORT_PORT_REGISTRY to a directory only you can write',
+                  stacklevel=6)
+
+    def release_detached(self, name):
+        return False  # no lease outlives its process here
+
+    def forget(self, handle):
+        pass
 
 
 # -- choosing a store ----------------------------------------------------------------
@@ -524,199 +574,3 @@ def _prepare_dir(directory, platform, uid):
         return _system.private_dir_problem(platform, directory, uid)
     except _compat.OS_ERRORS as exc:
         return 'cannot be created or inspected (%s)' % (exc,)
-
-
-# -- leases beyond this process (the port command) ------------------------------------
-
-class Keeper(object):
-    """Detached leases taken by this process, to be handed on or given back.
-
-    ``hold()`` makes them outlive this process until *until*: kernel names are
-    passed to a small detached holder process (it answers ``release``
-    requests and exits at *until*); file entries are marked detached (until
-    then they are this process's, so a kill before ``hold()`` leaves them
-    stale). ``give_back()`` ends them all now.
-    """
-
-    def __init__(self, store, handles, until):
-        self.store, self.handles, self.until = store, list(handles), until
-
-    def hold(self):
-        """Hand the leases on to outlive this process (OSError if the holder fails to start)."""
-        try:
-            if isinstance(self.store, KernelStore) and self.handles:
-                _spawn_holder([h.sock for h in self.handles], self.until)
-            elif isinstance(self.store, FileStore) and self.handles:
-                if not self.store.detach(self.handles):
-                    raise OSError('a lease entry in %s was lost before it could be handed '
-                                  'on: the ports are not leased beyond this process'
-                                  % self.store.directory)
-            elif isinstance(self.store, MemoryStore) and self.handles:
-                warn_once(('detached memory',),
-                          'testsupport: leases are kept in memory here, so the ports printed '
-                          'are not leased once this command exits: set '
-                          'TESTSUPPORT_PORT_REGISTRY to a directory only you can write')
-        finally:
-            self._close()
-
-    def give_back(self):
-        for handle in self.handles:
-            try:
-                self.store.release(handle)
-            except _compat.OS_ERRORS:
-                pass
-        self.handles = []
-
-    def _close(self):
-        for handle in self.handles:
-            sock = getattr(handle, 'sock', None)
-            if sock is not None:
-                sock.close()  # our copy: the holder has its own
-        self.handles = []
-
-
-def _spawn_holder(socks, until):
-    import fcntl
-    import sys
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    # A socket may have taken fd 0, 1 or 2 (the command ran with them closed),
-    # which Popen points at /dev/null in the child: pass copies above them
-    # (only of those: copying all would double the descriptors, -n 1000).
-    fds = [sock.fileno() for sock in socks]
-    copies = [fcntl.fcntl(fd, fcntl.F_DUPFD, 3) for fd in fds if fd <= 2]
-    try:
-        _start_holder(root, [fd for fd in fds if fd > 2] + copies, until)
-    finally:
-        for fd in copies:
-            os.close(fd)
-
-
-def _start_holder(root, fds, until):
-    import sys
-    # The holder first closes what it inherited beyond the sockets (2.7 cannot
-    # pass just those), then runs hold_main.
-    code = ('import os, sys\n'
-            'keep = set(int(a) for a in sys.argv[3:])\n'
-            'for name in os.listdir("/proc/self/fd"):\n'
-            '    if int(name) > 2 and int(name) not in keep:\n'
-            '        try:\n'
-            '            os.close(int(name))\n'
-            '        except OSError:\n'
-            '            pass\n'
-            'sys.path.insert(0, sys.argv[1])\n'
-            'from testsupport import _leases\n'
-            '_leases.hold_main(sys.argv[2:])\n')
-    # No -S: in a 2.7 virtualenv the standard library is only found through site.
-    argv = [sys.executable, '-c', code, root, repr(float(until))] + [str(fd) for fd in fds]
-    # The child forks the holder once it has the sockets, and exits: wait for
-    # it, so that no zombie and no "subprocess is still running"
-    # ResourceWarning is left here, and a holder that failed to start is known.
-    devnull = open(os.devnull, 'r+b')
-    try:
-        status = _compat.popen_new_session(argv, fds, stdin=devnull, stdout=devnull,
-                                           stderr=devnull, cwd='/').wait()
-    finally:
-        devnull.close()
-    if status != 0:
-        raise OSError('the lease holder process (%s) failed to start (exit status %s): the '
-                      'ports are not leased beyond this process' % (sys.executable, status))
-
-
-#: How long the holder waits for a connected requester to say "release".
-_REQUEST_SECONDS = 2.0
-#: Requests the holder waits on at once; older ones are dropped beyond this.
-_MAX_PENDING = 32
-
-
-def hold_main(args):
-    """The detached holder: keep the inherited listening sockets until the expiry in *args*.
-
-    A connection from a process of the same user (or root) asking ``release``
-    closes the socket it reached; the holder exits when none is left or at the
-    expiry. Runs in its own session with stdio on /dev/null, forked off the
-    process its spawner waits for (so it is nobody's zombie when it exits).
-    Nothing blocks: a client that connects and says nothing is dropped after
-    a while without delaying anyone else's request.
-    """
-    import select
-    import time
-    until = float(args[0])
-    platform = platform_shim.current()
-    socks = {}
-    for text in args[1:]:
-        fd = int(text)
-        sock = socket.fromfd(fd, platform.af_unix, socket.SOCK_STREAM)
-        os.close(fd)
-        sock.setblocking(False)
-        socks[sock.fileno()] = sock
-    poller = select.poll()
-    for fd in socks:
-        poller.register(fd, select.POLLIN)
-    uid = _system.user_id()
-    if os.fork() != 0:
-        os._exit(0)
-    pending = {}  # connection fd -> (connection, listening socket, deadline)
-
-    def drop(fd):
-        conn = pending.pop(fd)[0]
-        poller.unregister(fd)
-        conn.close()
-
-    while socks:
-        now = time.time()
-        if now >= until:
-            break
-        for fd in [fd for fd, entry in pending.items() if entry[2] <= now]:
-            drop(fd)
-        wait = min([until - now, 3600.0] + [entry[2] - now for entry in pending.values()])
-        for fd, _event in poller.poll(max(wait, 0.0) * 1000.0):
-            if fd in socks:
-                conn = _accept_request(socks[fd], platform, uid)
-                if conn is None:
-                    continue
-                while len(pending) >= _MAX_PENDING:
-                    drop(min(pending, key=lambda key: pending[key][2]))
-                # The time now, not before poll(): that may have waited for hours.
-                pending[conn.fileno()] = (conn, socks[fd], time.time() + _REQUEST_SECONDS)
-                poller.register(conn.fileno(), select.POLLIN)
-            elif fd in pending:
-                conn, sock = pending[fd][:2]
-                if _is_release(conn) and socks.get(sock.fileno()) is sock:
-                    # Closed before answering: the name is free once "ok" is heard.
-                    poller.unregister(sock.fileno())
-                    del socks[sock.fileno()]
-                    sock.close()
-                    try:
-                        conn.sendall(b'ok\n')
-                    except _compat.OS_ERRORS:
-                        pass  # the requester left: released all the same
-                drop(fd)
-
-
-def _accept_request(sock, platform, uid):
-    """A connection on *sock* from this user (or root), non-blocking; None otherwise."""
-    try:
-        conn, _addr = sock.accept()
-    except _compat.OS_ERRORS:
-        return None
-    if _system.peer_uid(platform, conn) not in (uid, 0):
-        conn.close()
-        return None
-    conn.setblocking(False)
-    return conn
-
-
-def _is_release(conn):
-    try:
-        return conn.recv(16).startswith(b'release')
-    except _compat.OS_ERRORS:
-        return False
-
-
-def release_detached(store, name):
-    """End the detached lease of *name* held by this user; True if one was ended."""
-    if isinstance(store, KernelStore):
-        return store.request_release(name)
-    if isinstance(store, FileStore):
-        return store.release_detached(name)
-    return False

@@ -23,7 +23,7 @@ from __future__ import absolute_import, division, print_function
 import socket
 import unittest
 
-from . import _sockets, _system, platform_shim, servers, socket_helper, support
+from . import _sockets, _system, platform_shim, server_process, servers, socket_helper, support
 
 __all__ = ['SocketTestMixin']
 
@@ -183,9 +183,9 @@ class SocketTestMixin(object):
                              env=None, cwd=None, timeout=None):
         """Start the server *argv* in a child process; stopped at cleanup.
 
-        Returns the :class:`~testsupport.servers.ServerProcess` (``host``,
+        Returns the :class:`~testsupport.server_process.ServerProcess` (``host``,
         ``port``, ``process``, ``stdout``, ``stderr``); see
-        :func:`servers.start_server_process` for the modes (``'inherit'``,
+        :func:`server_process.start_server_process` for the modes (``'inherit'``,
         ``'discover'``, ``'lease'``). At cleanup the child's process group is
         terminated, killed if it has not exited within 5 s, and reaped. Fails
         the test (``self.failureException``) if the child exits or does not
@@ -193,8 +193,8 @@ class SocketTestMixin(object):
         """
         message = None
         try:
-            server = servers.start_server_process(argv, mode, host, family, env, cwd, timeout)
-        except servers.ServerStartError as exc:
+            server = server_process.start_server_process(argv, mode, host, family, env, cwd, timeout)
+        except server_process.ServerStartError as exc:
             message = str(exc)
         if message is not None:
             self.fail(message)

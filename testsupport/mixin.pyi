@@ -2,7 +2,7 @@ import socket
 from socketserver import BaseServer
 from typing import Mapping, Optional, Sequence, Tuple, Union, overload
 
-from .servers import ServerProcess
+from .server_process import ServerProcess
 
 __all__ = [
     "SocketTestMixin",

@@ -34,7 +34,7 @@ import types
 
 import pytest
 
-from . import _sockets, allocator, platform_shim, servers, socket_helper, support
+from . import _sockets, allocator, platform_shim, server_process, servers, socket_helper, support
 
 __all__ = [
     'pytest_addoption',
@@ -263,17 +263,17 @@ def _make_fixtures_plugin():
     def start_server_process():
         """``start_server_process(argv, mode='inherit', ...) -> ServerProcess``, stopped at teardown.
 
-        Starts a server in a child process as ``servers.start_server_process``
+        Starts a server in a child process as ``server_process.start_server_process``
         does (modes ``'inherit'``, ``'discover'``, ``'lease'``); when the test
         ends, whatever its outcome, every child started through it has its
         process group terminated (killed after 5 s) and reaped, newest first.
         """
-        from . import servers
         started = []
 
         def start(argv, mode='inherit', host=None, family=socket.AF_INET, env=None, cwd=None,
                   timeout=None):
-            server = servers.start_server_process(argv, mode, host, family, env, cwd, timeout)
+            server = server_process.start_server_process(argv, mode, host, family, env, cwd,
+                                                         timeout)
             started.append(server)
             return server
 

@@ -1,15 +1,10 @@
 import socket
-import subprocess
 import threading
 from socketserver import BaseServer
-from typing import Any, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
-
-from .platform_shim import Platform
+from typing import Iterator, Optional, Tuple, Union
 
 __all__ = [
     "DEFAULT_POLL_INTERVAL",
-    "ServerProcess",
-    "ServerStartError",
     "ServerStopError",
     "ServerThread",
     "WaitTimeoutError",
@@ -18,7 +13,6 @@ __all__ = [
     "make_unix_socket_dir",
     "port_in_use",
     "remove_unix_socket_dir",
-    "start_server_process",
     "start_server_thread",
     "unix_socket_path",
     "wait_for_port",
@@ -51,34 +45,3 @@ def wait_for_port(port: int, host: str = ..., timeout: Optional[float] = ...) ->
 def wait_for_port_free(port: int, host: str = ..., timeout: Optional[float] = ...) -> None: ...
 def port_in_use(port: int, host: str = ..., family: int = ...,
                 socktype: int = ...) -> Tuple[bool, str]: ...
-
-class ServerStartError(RuntimeError): ...
-
-class ServerProcess:
-    argv: List[str]
-    mode: str
-    host: str
-    port: Optional[int]
-    process: Optional[subprocess.Popen[bytes]]
-    stop_timeout: float
-    def __init__(self, argv: Sequence[str], mode: str, host: str, port: Optional[int],
-                 stop_timeout: float, platform: Platform) -> None: ...
-    @property
-    def address(self) -> Tuple[str, Optional[int]]: ...
-    @property
-    def pid(self) -> Optional[int]: ...
-    @property
-    def returncode(self) -> Optional[int]: ...
-    @property
-    def stdout(self) -> str: ...
-    @property
-    def stderr(self) -> str: ...
-    def __iter__(self) -> Iterator[Union[str, int]]: ...
-    def __enter__(self) -> ServerProcess: ...
-    def __exit__(self, *exc_info: Any) -> None: ...
-    def stop(self, timeout: Optional[float] = ...) -> Optional[int]: ...
-
-def start_server_process(argv: Sequence[str], mode: str = ..., host: Optional[str] = ...,
-                         family: int = ..., env: Optional[Mapping[str, str]] = ...,
-                         cwd: Optional[str] = ..., timeout: Optional[float] = ...,
-                         stop_timeout: float = ...) -> ServerProcess: ...
