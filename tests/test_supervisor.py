@@ -92,6 +92,11 @@ def ended(pid):
         return True
 
 
+def parent_of(pid):
+    with open('/proc/%d/stat' % pid) as fp:
+        return int(fp.read().rsplit(')', 1)[1].split()[1])
+
+
 def wait_until(predicate, timeout):
     """Poll *predicate* every millisecond until true or *timeout* s; return the time taken
     (None on timeout)."""
@@ -178,9 +183,9 @@ class StopTest(SupervisorTestCase):
         process = self.start([self.dir])
         daemon = read_pid_file(os.path.join(self.dir, 'daemon.pid'))
         self.addCleanup(kill_quietly, daemon)
-        with open('/proc/%d/stat' % daemon) as fp:
-            parent = int(fp.read().rsplit(')', 1)[1].split()[1])
-        self.assertEqual(parent, process.supervisor.pid)  # the subreaper adopted it
+        # the subreaper adopts it once the middle process has exited
+        self.assertIsNotNone(wait_until(
+            lambda: parent_of(daemon) == process.supervisor.pid, 10))
         self.assertEqual(process.stop(2.0), -signal.SIGTERM)
         self.assertTrue(gone(daemon))
         self.assertTrue(gone(process.pid))
