@@ -1,0 +1,395 @@
+"""Tests for testsupport._supervisor: a server's tree ends with its test, daemons included.
+
+Real processes on Linux (containment 'subreaper', and 'process_group' as macOS
+and the BSDs use it, run here for real); the command line by description for
+every containment. Each test checks what it leaves: descriptors, processes, files.
+"""
+from __future__ import absolute_import, division, print_function
+
+import errno
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+from testsupport import _compat, _supervisor, platform_shim
+
+from . import helpers
+
+ON_LINUX = platform_shim.current().port_discovery == 'procfs'
+needs_linux = unittest.skipUnless(ON_LINUX, 'reads /proc (the real-kernel tests run on Linux)')
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# A server that listens on the inherited fd 3 (or sleeps) and, given a directory,
+# starts a daemon (double fork + setsid) that writes its pid to <dir>/daemon.pid.
+SERVER = r'''
+import os, sys, time
+args = sys.argv[1:]
+if args and args[0] == 'ignore-term':
+    import signal
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    args = args[1:]
+if args:
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork():
+            os._exit(0)
+        tmp = os.path.join(args[0], 'daemon.tmp')
+        with open(tmp, 'w') as fp:
+            fp.write(str(os.getpid()))
+        os.rename(tmp, os.path.join(args[0], 'daemon.pid'))
+        time.sleep(60)
+        os._exit(0)
+time.sleep(60)
+'''
+
+# The "test process" that gets SIGKILLed: starts a server under a supervisor,
+# prints what it started as one JSON line, then waits to be killed.
+KILLED_TEST = r'''
+import json, os, socket, sys, time
+sys.path.insert(0, sys.argv[1])
+from testsupport import _supervisor
+log_dir, server = sys.argv[2], sys.argv[3]
+listener = socket.socket()
+listener.bind(('127.0.0.1', 0))
+listener.listen(5)
+port = listener.getsockname()[1]
+with open(os.path.join(log_dir, 'stderr.log'), 'ab') as err:
+    process = _supervisor.start([sys.executable, '-c', server, log_dir], 'subreaper',
+                                listen_fd=listener.fileno(), stderr=err, remove=[log_dir])
+listener.close()
+daemon = os.path.join(log_dir, 'daemon.pid')
+deadline = time.time() + 30
+while not os.path.exists(daemon) and time.time() < deadline:
+    time.sleep(0.002)
+with open(daemon) as fp:
+    daemon_pid = int(fp.read())
+print(json.dumps({'server': process.pid, 'supervisor': process.supervisor.pid,
+                  'daemon': daemon_pid, 'port': port}))
+sys.stdout.flush()
+time.sleep(60)
+'''
+
+
+def gone(pid):
+    """True once *pid* no longer exists (a zombie still exists: nobody reaped it)."""
+    return not os.path.exists('/proc/%d' % pid)
+
+
+def ended(pid):
+    """True once *pid* is gone or a zombie (the supervisor's parent, init here, reaps it)."""
+    try:
+        with open('/proc/%d/stat' % pid) as fp:
+            return fp.read().rsplit(')', 1)[1].split()[0] == 'Z'
+    except (IOError, OSError):
+        return True
+
+
+def parent_of(pid):
+    with open('/proc/%d/stat' % pid) as fp:
+        return int(fp.read().rsplit(')', 1)[1].split()[1])
+
+
+def wait_until(predicate, timeout):
+    """Poll *predicate* every millisecond until true or *timeout* s; return the time taken
+    (None on timeout)."""
+    start = _compat.monotonic()
+    while _compat.monotonic() - start < timeout:
+        if predicate():
+            return _compat.monotonic() - start
+        time.sleep(0.001)
+    return None
+
+
+def refuses(port):
+    sock = socket.socket()
+    try:
+        sock.connect(('127.0.0.1', port))
+    except socket.error:
+        return True
+    finally:
+        sock.close()
+    return False
+
+
+def kill_quietly(pid):
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
+
+
+def read_pid_file(path, timeout=30):
+    wait_until(lambda: os.path.exists(path), timeout)
+    with open(path) as fp:
+        return int(fp.read())
+
+
+class SupervisorTestCase(unittest.TestCase):
+    """Start servers with a temp dir and descriptor check; stop what a test leaves."""
+
+    containment = 'subreaper'
+
+    def setUp(self):
+        self.fds_before = helpers.open_fds()
+        self.dir = tempfile.mkdtemp(prefix='tsu-supervisor-test-')
+        self.addCleanup(shutil.rmtree, self.dir, True)
+
+    def start(self, args=(), **kwargs):
+        kwargs.setdefault('containment', self.containment)
+        argv = kwargs.pop('argv', None) or [sys.executable, '-c', SERVER] + list(args)
+        process = _supervisor.start(argv, **kwargs)
+        self.addCleanup(process.stop, 0)
+        return process
+
+    def assertNoFdLeak(self):
+        self.assertEqual(helpers.open_fds() - self.fds_before, set())
+
+
+@needs_linux
+class ParentKilledTest(SupervisorTestCase):
+
+    def test_sigkill_of_the_test_ends_server_and_daemon_within_1s(self):
+        log_dir = tempfile.mkdtemp(prefix='testsupport-server-', dir=self.dir)
+        test = subprocess.Popen([sys.executable, '-c', KILLED_TEST, ROOT, log_dir, SERVER],
+                                stdout=subprocess.PIPE)
+        self.addCleanup(test.wait)
+        self.addCleanup(test.stdout.close)
+        self.addCleanup(kill_quietly, test.pid)
+        started = json.loads(test.stdout.readline().decode('ascii'))
+        for name in ('server', 'supervisor', 'daemon'):
+            self.addCleanup(kill_quietly, started[name])
+        self.assertFalse(refuses(started['port']))
+        os.kill(test.pid, signal.SIGKILL)
+        test.wait()
+        took = wait_until(lambda: gone(started['server']) and gone(started['daemon'])
+                          and ended(started['supervisor']), 1.0)
+        self.assertIsNotNone(took, 'still there 1 s after SIGKILL: %r' % (started,))
+        self.assertFalse(os.path.exists(log_dir))
+        self.assertTrue(refuses(started['port']))
+
+
+@needs_linux
+class StopTest(SupervisorTestCase):
+
+    def test_stop_ends_a_daemon_that_left_the_session(self):
+        process = self.start([self.dir])
+        daemon = read_pid_file(os.path.join(self.dir, 'daemon.pid'))
+        self.addCleanup(kill_quietly, daemon)
+        # the subreaper adopts it once the middle process has exited
+        self.assertIsNotNone(wait_until(
+            lambda: parent_of(daemon) == process.supervisor.pid, 10))
+        self.assertEqual(process.stop(2.0), -signal.SIGTERM)
+        self.assertTrue(gone(daemon))
+        self.assertTrue(gone(process.pid))
+        self.assertIsNotNone(process.supervisor.returncode)
+        self.assertNoFdLeak()
+
+    def test_a_server_ignoring_sigterm_is_killed_after_the_timeout(self):
+        process = self.start(['ignore-term'])
+        time.sleep(0.2)  # not synchronisation: the server must have installed SIG_IGN
+        started = _compat.monotonic()
+        self.assertEqual(process.stop(0.3), -signal.SIGKILL)
+        took = _compat.monotonic() - started
+        self.assertTrue(0.3 <= took < 2.0, took)
+        self.assertTrue(gone(process.pid))
+
+    def test_stop_is_idempotent_and_removes_the_paths(self):
+        path = os.path.join(self.dir, 'logs')
+        os.mkdir(path)
+        with open(os.path.join(path, 'stderr.log'), 'w') as fp:
+            fp.write('x')
+        process = self.start(remove=[path])
+        self.assertEqual(process.stop(), -signal.SIGTERM)
+        self.assertEqual(process.stop(), -signal.SIGTERM)
+        self.assertFalse(os.path.exists(path))
+        self.assertNoFdLeak()
+
+    def test_stop_keeps_the_paths_when_asked(self):
+        path = os.path.join(self.dir, 'logs')
+        os.mkdir(path)
+        process = self.start(remove=[path])
+        process.stop(remove=False)
+        self.assertTrue(os.path.isdir(path))
+
+    def test_context_manager_stops(self):
+        with self.start() as process:
+            self.assertIsNone(process.poll())
+        self.assertTrue(gone(process.pid))
+
+
+@needs_linux
+class StartTest(SupervisorTestCase):
+
+    def test_missing_program_raises_enoent_at_once(self):
+        started = _compat.monotonic()
+        with self.assertRaises(OSError) as cm:
+            self.start(argv=['no-such-program', '--flag'])
+        self.assertTrue(_compat.monotonic() - started < 5.0)
+        self.assertEqual(cm.exception.errno, errno.ENOENT)
+        self.assertEqual(cm.exception.filename, 'no-such-program')
+        self.assertIn('No such file or directory', str(cm.exception))
+        self.assertIn('no-such-program', str(cm.exception))
+        self.assertNoFdLeak()
+
+    def test_non_executable_file_raises_eacces(self):
+        path = os.path.join(self.dir, 'not-executable')
+        with open(path, 'w') as fp:
+            fp.write('#!/bin/sh\n')
+        if platform_shim.user_id() == 0:
+            os.chmod(path, 0o644)  # root may execute only what has an x bit
+        with self.assertRaises(OSError) as cm:
+            self.start(argv=[path])
+        self.assertEqual(cm.exception.errno, errno.EACCES)
+
+    def test_early_exit_status_is_reported(self):
+        process = self.start(argv=['sh', '-c', 'exit 3'])
+        self.assertEqual(process.wait(10), 3)
+        self.assertEqual(process.poll(), 3)
+        self.assertEqual(process.stop(), 3)
+
+    def test_status_pipe_is_readable_when_the_server_exits(self):
+        import select
+        process = self.start(argv=['sh', '-c', 'kill -9 $$'])
+        process.poll()  # first: start() may have read the news already
+        if process.returncode is None:
+            self.assertEqual(select.select([process], [], [], 10)[0], [process])
+        self.assertEqual(process.poll(), -signal.SIGKILL)
+
+    def test_wait_times_out_while_running(self):
+        process = self.start()
+        self.assertIsNone(process.wait(0.01))
+        self.assertIsNone(process.returncode)
+
+    def test_listen_pid_is_the_servers_pid(self):
+        listener = helpers.new_socket(self)
+        listener.bind(('127.0.0.1', 0))
+        listener.listen(5)
+        bound = listener.getsockname()[1]
+        out = os.path.join(self.dir, 'env')
+        code = ('import os, socket, json\n'
+                'fds = sorted(int(f) for f in os.listdir("/proc/self/fd"))\n'
+                's = socket.fromfd(3, socket.AF_INET, socket.SOCK_STREAM)\n'
+                'info = [os.environ.get("LISTEN_PID"), os.environ.get("LISTEN_FDS"), '
+                's.getsockname()[1], fds]\n'
+                's.close()\n'
+                'open(%r, "w").write(json.dumps(info))\n' % out)
+        process = self.start(argv=[sys.executable, '-c', code], listen_fd=listener.fileno())
+        listener.close()
+        self.assertEqual(process.wait(30), 0)
+        with open(out) as fp:
+            pid, count, port, fds = json.loads(fp.read())
+        self.assertEqual((pid, count), (str(process.pid), '1'))
+        self.assertEqual(port, bound)
+        self.assertEqual([fd for fd in fds if fd > 3], [fds[-1]])  # only listdir's own fd
+
+    def test_environment_is_passed_without_additions(self):
+        out = os.path.join(self.dir, 'env')
+        env = {'PATH': os.environ.get('PATH', '/usr/bin:/bin'), 'LANG': 'C', 'MARK': 'x'}
+        process = self.start(argv=['sh', '-c', 'env > %s' % out], env=env)
+        self.assertEqual(process.wait(30), 0)
+        with open(out) as fp:
+            names = set(line.split('=', 1)[0] for line in fp.read().splitlines())
+        self.assertEqual(names - set(['PWD', 'SHLVL', '_']), set(['PATH', 'LANG', 'MARK']))
+
+    def test_supervisor_says_what_it_is(self):
+        process = self.start()
+        with open('/proc/%d/cmdline' % process.supervisor.pid, 'rb') as fp:
+            cmdline = fp.read().split(b'\0')
+        self.assertTrue(os.path.basename(cmdline[3]).startswith(b'_supervisor.'), cmdline)
+        self.assertIn(b'-R', cmdline)
+        self.assertIn(b'-P', cmdline)  # the main thread started it
+
+    def test_no_parent_death_signal_from_another_thread(self):
+        found = []
+        thread = threading.Thread(target=lambda: found.append(self.start()))
+        thread.start()
+        thread.join()
+        process = found[0]
+        self.assertIsNone(process.poll())  # the thread's end did not stop it
+        with open('/proc/%d/cmdline' % process.supervisor.pid, 'rb') as fp:
+            self.assertNotIn(b'-P', fp.read().split(b'\0'))
+
+
+@needs_linux
+class ProcessGroupTest(SupervisorTestCase):
+    """containment='process_group' (macOS, the BSDs), run here on the real kernel."""
+
+    containment = 'process_group'
+
+    def test_stop_ends_the_group(self):
+        process = self.start(argv=['sh', '-c', 'sleep 60 & sleep 60 & wait'])
+        self.assertEqual(process.stop(2.0), -signal.SIGTERM)
+        self.assertTrue(wait_until(lambda: not group_exists(process.pid), 2.0) is not None)
+        self.assertNoFdLeak()
+
+    def test_a_daemon_that_left_the_group_is_not_covered(self):
+        process = self.start([self.dir])
+        daemon = read_pid_file(os.path.join(self.dir, 'daemon.pid'))
+        self.addCleanup(kill_quietly, daemon)
+        process.stop(2.0)
+        self.assertFalse(gone(daemon))  # the documented gap: setsid() escapes killpg()
+
+    def test_no_linux_flags(self):
+        process = self.start()
+        with open('/proc/%d/cmdline' % process.supervisor.pid, 'rb') as fp:
+            cmdline = fp.read().split(b'\0')
+        self.assertNotIn(b'-R', cmdline)
+        self.assertNotIn(b'-P', cmdline)
+
+
+def group_exists(pgid):
+    try:
+        os.killpg(pgid, 0)
+    except OSError:
+        return False
+    return True
+
+
+class CommandTest(unittest.TestCase):
+    """The command line by description, for every containment."""
+
+    def test_subreaper_flags(self):
+        command = _supervisor.supervisor_command(
+            ['srv', '-x'], 'subreaper', 5, 6, listen_fd=7, remove=['/tmp/d'], parent_pid=42,
+            unset=['LC_CTYPE'], executable='/py')
+        self.assertEqual(command[:3], ['/py', '-E', '-S'])
+        self.assertTrue(os.path.basename(command[3]).startswith('_supervisor.'))
+        self.assertEqual(command[4:], ['-l', '5', '-s', '6', '-f', '7', '-R', '-P', '42',
+                                       '-r', '/tmp/d', '-u', 'LC_CTYPE', '--', 'srv', '-x'])
+
+    def test_process_group_has_no_linux_flags(self):
+        command = _supervisor.supervisor_command(['srv'], 'process_group', 5, 6)
+        self.assertEqual(command[4:], ['-l', '5', '-s', '6', '--', 'srv'])
+
+    def test_unknown_containment(self):
+        with self.assertRaises(ValueError) as cm:
+            _supervisor.supervisor_command(['srv'], 'cgroup', 5, 6)
+        self.assertEqual(str(cm.exception),
+                         "supervisor_command(): containment must be one of 'subreaper', "
+                         "'process_group', 'job_object', got 'cgroup'")
+
+    def test_job_object_is_not_implemented(self):
+        with self.assertRaises(NotImplementedError) as cm:
+            _supervisor.start(['srv'], 'job_object')
+        self.assertIn('JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE', str(cm.exception))
+
+    def test_parse_reads_what_the_command_says(self):
+        command = _supervisor.supervisor_command(
+            ['srv', '--', '-R'], 'subreaper', 5, 6, listen_fd=7, remove=['/a', '/b'],
+            parent_pid=42, unset=['LC_CTYPE'])
+        opts, argv = _supervisor._parse(command[4:])
+        self.assertEqual(argv, ['srv', '--', '-R'])
+        self.assertEqual(opts, {'life': 5, 'status': 6, 'listen': 7, 'subreaper': True,
+                                'parent': 42, 'remove': ['/a', '/b'], 'unset': ['LC_CTYPE']})
+
+
+if __name__ == '__main__':
+    unittest.main()
