@@ -124,6 +124,13 @@ class Platform(object):
         how a directory is known to be private: ``'owner_mode'`` (owned by
         the user, not writable by group or others) or ``'acl'`` (Windows: the
         per-user location is trusted; mode bits mean nothing there).
+    ``process_containment``
+        how a child server's whole process tree is ended with its test
+        (``testsupport._supervisor``): ``'subreaper'`` (Linux: the supervisor is a
+        child subreaper, so daemonising descendants are re-parented to it and
+        ended too), ``'process_group'`` (macOS, the BSDs: the server's process
+        group is signalled; a descendant that calls ``setsid()`` escapes) or
+        ``'job_object'`` (Windows: a job object that kills on close).
     """
 
     _fields = (
@@ -132,7 +139,7 @@ class Platform(object):
         'ephemeral_source', 'ephemeral_default', 'ephemeral_sysctls', 'ephemeral_path',
         'blackhole_sysctl', 'has_gethostname', 'lease_store', 'so_peercred', 'port_table',
         'port_discovery', 'process_groups', 'file_locking', 'liveness', 'start_time_source',
-        'registry_home', 'dir_privacy',
+        'registry_home', 'dir_privacy', 'process_containment',
     )
 
     def __init__(self, **fields):
@@ -314,6 +321,7 @@ LINUX = Platform(
     port_table='procfs',
     port_discovery='procfs', process_groups=True, file_locking='flock', liveness='kill',
     start_time_source='procfs', registry_home='runtime_dir', dir_privacy='owner_mode',
+    process_containment='subreaper',
 )
 MACOS = Platform(
     name='macos', sol_socket=0xffff, so_reuseaddr=0x4, so_reuseport=0x200,
@@ -325,6 +333,7 @@ MACOS = Platform(
     so_peercred=None, port_table=None,
     port_discovery='lsof', process_groups=True, file_locking='flock', liveness='kill',
     start_time_source=None, registry_home='runtime_dir', dir_privacy='owner_mode',
+    process_containment='process_group',
 )
 FREEBSD = MACOS.replace(
     name='freebsd', sock_type_flags=0x20000000 | 0x10000000,
@@ -339,14 +348,14 @@ WINDOWS = Platform(
     has_gethostname=True, lease_store='files', so_peercred=None, port_table=None,
     port_discovery='iphlpapi', process_groups=False, file_locking='msvcrt',
     liveness='openprocess', start_time_source=None, registry_home='localappdata',
-    dir_privacy='acl',
+    dir_privacy='acl', process_containment='job_object',
 )
 
 _BY_PREFIX = (
     ('linux', LINUX),
     ('win32', WINDOWS),
     ('cygwin', LINUX.replace(name='cygwin', lease_store='files', so_peercred=None,
-                             port_table=None)),
+                             port_table=None, process_containment='process_group')),
     ('darwin', MACOS),
     ('freebsd', FREEBSD),
     ('openbsd', MACOS.replace(name='openbsd', ephemeral_default=(49152, 65535))),
@@ -354,7 +363,8 @@ _BY_PREFIX = (
     ('dragonfly', FREEBSD.replace(name='dragonfly', blackhole_sysctl=None)),
     ('sunos', LINUX.replace(name='sunos', ephemeral_source='fixed', lease_store='files',
                             so_peercred=None, ephemeral_default=(32768, 65535),
-                            port_table=None, start_time_source=None)),
+                            port_table=None, start_time_source=None,
+                            process_containment='process_group')),
     ('wasi', LINUX.replace(name='wasi', has_gethostname=False, af_unix=None,
                            lease_store='memory', so_peercred=None, port_table=None,
                            start_time_source=None)),
