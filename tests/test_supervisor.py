@@ -243,7 +243,7 @@ class StartTest(SupervisorTestCase):
         path = os.path.join(self.dir, 'not-executable')
         with open(path, 'w') as fp:
             fp.write('#!/bin/sh\n')
-        if platform_shim.user_id() == 0:
+        if _system.user_id() == 0:
             os.chmod(path, 0o644)  # root may execute only what has an x bit
         with self.assertRaises(OSError) as cm:
             self.start(argv=[path])

@@ -598,7 +598,7 @@ def start(argv, containment, listen_fd=None, stdin=None, stdout=None, stderr=Non
     seconds; ValueError for an unknown *containment*; NotImplementedError for
     ``'job_object'``. The caller must call ``stop()``.
     """
-    from . import _compat, platform_shim
+    from . import _compat, _system
     if containment not in CONTAINMENTS:
         supervisor_command(argv, containment, 0, 0)  # raises the ValueError
     if containment == 'job_object':
@@ -610,7 +610,7 @@ def start(argv, containment, listen_fd=None, stdin=None, stdout=None, stderr=Non
         parent_death_signal = containment == 'subreaper' and _in_main_thread()
     life_r, life_w = os.pipe()
     for fd in (life_r, life_w):
-        platform_shim.set_non_inheritable(fd)  # 2.7: at once, before another thread forks
+        _system.set_non_inheritable(fd)  # 2.7: at once, before another thread forks
     try:
         status_r, status_w = os.pipe()
     except BaseException:
@@ -618,7 +618,7 @@ def start(argv, containment, listen_fd=None, stdin=None, stdout=None, stderr=Non
         os.close(life_w)
         raise
     for fd in (status_r, status_w):
-        platform_shim.set_non_inheritable(fd)
+        _system.set_non_inheritable(fd)
     effective_env = os.environ if env is None else env
     unset = [name for name in ('LC_CTYPE',) if name not in effective_env]
     keep = [life_r, status_w] + ([] if listen_fd is None else [listen_fd])
