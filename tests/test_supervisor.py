@@ -19,7 +19,7 @@ import threading
 import time
 import unittest
 
-from testsupport import _compat, _supervisor, platform_shim
+from testsupport import _compat, _supervisor, _system, platform_shim
 
 from . import helpers
 
