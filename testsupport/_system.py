@@ -98,9 +98,8 @@ def remove_tree_quietly(path):
     If this process made *path* with :func:`make_locked_dir`, its lock fd is
     closed too: after the removal on POSIX, so that no sweep sees the
     directory unlocked while it exists; before it on Windows, which cannot
-    remove an open file. In a child forked from the maker only the child's
-    copy of the fd is closed: the directory is the parent's. Other errors
-    propagate (the lock fd is closed all the same).
+    remove an open file. Other errors propagate (the lock fd is closed all
+    the same).
     """
     held = _release_held(path)
     if held is None:
@@ -566,6 +565,8 @@ _NAME_ATTEMPTS = 20
 
 #: path -> (pid, fd, platform) of the locked directories this process made.
 _held = {}
+#: Holds _remove_held_dirs once it is registered with atexit.
+_exit_hook = []
 
 
 def staging_prefix(prefix):
@@ -593,9 +594,8 @@ def make_locked_dir(platform, base, prefix, lock_module=None):
     the process dies otherwise, and :func:`sweep_dead_dirs` then removes the
     directory. No directory is ever visible under *prefix* without its lock
     held: it is made as ``<base>/.<prefix>new-<hex>``, locked, then renamed.
-    The path is ``len(base) + len(prefix) + 13`` bytes long. Children forked
-    from this process share the lock (the directory stays theirs too) but
-    never remove it. OS errors (EACCES, ENOSPC, a missing *base*) propagate.
+    The path is ``len(base) + len(prefix) + 13`` bytes long. A child forked
+    from this process shares the lock; its exit does not remove the directory. OS errors (EACCES, ENOSPC, a missing *base*) propagate.
     *lock_module* replaces ``fcntl``/``msvcrt`` (tests pass a fake).
     """
     error = None
@@ -625,9 +625,10 @@ def make_locked_dir(platform, base, prefix, lock_module=None):
         except (OSError, IOError) as exc:  # ENOENT (swept), EEXIST/ENOTEMPTY/ENOTDIR (taken)
             locked, error = False, exc
         if locked:
-            if not _held:
+            if not _exit_hook:
                 import atexit
                 atexit.register(_remove_held_dirs)
+                _exit_hook.append(_remove_held_dirs)
             _held[path] = (os.getpid(), fd, platform)
             return path
         os.close(fd)
@@ -646,26 +647,24 @@ def _remove_staging(staging):
 
 
 def _release_held(path):
-    """Forget *path*; return ``(fd, platform)`` if this process made it, else None.
-
-    A child forked from the maker closes its copy of the fd without removing
-    anything (the flock belongs to the open file, which the maker still holds).
-    """
+    """Forget *path*; return ``(fd, platform)`` if this process made it (or its parent did)."""
     entry = _held.pop(os.path.abspath(path), None)
-    if entry is None:
-        return None
-    pid, fd, platform = entry
-    if pid != os.getpid():
-        os.close(fd)
-        return None
-    return fd, platform
+    return None if entry is None else entry[1:]
 
 
 def _remove_held_dirs():
-    """At exit: remove the locked directories this process made, close their lock fds."""
-    for path in list(_held):
+    """At exit: remove the locked directories this process made, close their lock fds.
+
+    A child forked from their maker only closes its copies of the fds: the
+    flock belongs to the open file, which the maker still holds.
+    """
+    for path, (pid, fd, _) in list(_held.items()):
         try:
-            remove_tree_quietly(path)
+            if pid == os.getpid():
+                remove_tree_quietly(path)
+            else:
+                del _held[path]
+                os.close(fd)
         except (OSError, IOError):
             pass
 
