@@ -612,7 +612,7 @@ def make_locked_dir(platform, base, prefix, lock_module=None):
             continue
         try:
             fd = open_lock_file(os.path.join(staging, LOCK_FILE_NAME))
-        except (OSError, IOError) as exc:  # ENOENT: swept as a stale staging directory
+        except (OSError, IOError, OddFileError) as exc:  # ENOENT: swept as stale staging
             _remove_staging(staging)
             if not is_file_missing_error(exc):
                 raise
@@ -735,7 +735,7 @@ def _remove_if_unlocked(platform, path, info, lock_optional, lock_module):
     import stat as _stat
     try:
         fd = open_lock_file(os.path.join(path, LOCK_FILE_NAME), create=False)
-    except (OSError, IOError) as exc:
+    except (OSError, IOError, OddFileError) as exc:  # OddFileError is neither on 2.7
         if not (lock_optional and is_file_missing_error(exc)):
             return False  # no lock file, a link (ELOOP), a FIFO or device (OddFileError)
         fd = None
