@@ -168,3 +168,22 @@ def run_main(argv):
         sys.stderr = old
     values = [out.getvalue(), err.getvalue()]
     return tuple([status] + [v.decode('utf-8') if isinstance(v, bytes) else v for v in values])
+
+
+def private_tmpdir(testcase):
+    """A new empty directory for *testcase* alone (a private TMPDIR base), removed at cleanup."""
+    import shutil
+    base = tempfile.mkdtemp(prefix='tsu-base-')
+    testcase.addCleanup(shutil.rmtree, base, True)
+    return base
+
+
+def unavailable(testcase, reason):
+    """Skip *testcase* for *reason*, except under CI (``CI=true``), where it fails loudly.
+
+    For tests of something the CI machine must be able to do (pid namespaces,
+    a second user), so that a broken CI image cannot turn them into passes.
+    """
+    if os.environ.get('CI', '').lower() == 'true':
+        testcase.fail('%s; CI=true, so this is a failure, not a skip' % (reason,))
+    testcase.skipTest(reason)

@@ -450,3 +450,242 @@ class SignalGroupEdgesTest(unittest.TestCase):
 
 
 # Sample /proc/net lines as a little-endian (x86) Linux prints them.
+
+
+class NonBlockingMsvcrt(FakeMsvcrt):
+    LK_NBLCK = 2
+
+
+class FakeFlockBusy(object):
+    """fcntl whose flock() fails with the queued errors, then succeeds for real."""
+
+    LOCK_EX = 2
+    LOCK_NB = 4
+    LOCK_UN = 8
+
+    def __init__(self, errors=()):
+        self.errors = list(errors)
+        self.calls = []
+
+    def flock(self, fd, operation):
+        self.calls.append(operation)
+        if self.errors:
+            raise self.errors.pop(0)
+
+
+def locked_dir_base(test):
+    base = tempfile.mkdtemp(prefix='tsu-base-')
+    test.addCleanup(shutil.rmtree, base, True)
+    return base
+
+
+def dead_dir(base, name):
+    """A directory as make_locked_dir() leaves it when its creator died: lock file free."""
+    path = os.path.join(base, name)
+    os.mkdir(path, 0o700)
+    open(os.path.join(path, _system.LOCK_FILE_NAME), 'w').close()
+    return path
+
+
+class TryLockTest(unittest.TestCase):
+
+    def test_posix_second_open_of_the_file_is_refused_until_the_first_closes(self):
+        handle, path = tempfile.mkstemp(prefix='tsu-lock-')
+        os.close(handle)
+        self.addCleanup(os.remove, path)
+        first = _system.open_lock_file(path)
+        self.addCleanup(os.close, first)
+        self.assertTrue(_system.try_lock_fd(LINUX, first))
+        second = _system.open_lock_file(path, create=False)
+        self.addCleanup(os.close, second)
+        self.assertFalse(_system.try_lock_fd(LINUX, second))  # the same process too
+        os.close(os.dup(first))  # closing a copy keeps the lock
+        self.assertFalse(_system.try_lock_fd(LINUX, second))
+
+    def test_posix_uses_a_non_blocking_flock(self):
+        fake = FakeFlockBusy([IOError(errno.EWOULDBLOCK, 'busy')])
+        self.assertFalse(_system.try_lock_fd(LINUX, 3, fake))
+        self.assertTrue(_system.try_lock_fd(LINUX, 3, fake))
+        self.assertEqual(fake.calls, [fake.LOCK_EX | fake.LOCK_NB] * 2)
+
+    def test_posix_other_errors_propagate(self):
+        fake = FakeFlockBusy([IOError(errno.ENOLCK, 'No locks available')])
+        with self.assertRaises(IOError) as cm:
+            _system.try_lock_fd(LINUX, 3, fake)
+        self.assertEqual(cm.exception.errno, errno.ENOLCK)
+
+    def test_windows_locks_the_first_byte_without_waiting(self):
+        fd = temp_fd(self)
+        os.lseek(fd, 5, 0)
+        fake = NonBlockingMsvcrt()
+        self.assertTrue(_system.try_lock_fd(WINDOWS, fd, fake))
+        self.assertEqual(fake.calls, [(fake.LK_NBLCK, 1)])
+        self.assertEqual(os.lseek(fd, 0, 1), 0)
+
+    def test_windows_lock_held_elsewhere_is_false(self):
+        for code in (errno.EACCES, errno.EDEADLK):
+            fake = NonBlockingMsvcrt([IOError(code, 'locked')])
+            self.assertFalse(_system.try_lock_fd(WINDOWS, temp_fd(self), fake))
+
+    def test_windows_other_errors_propagate(self):
+        fake = NonBlockingMsvcrt([IOError(errno.EBADF, 'Bad file descriptor')])
+        with self.assertRaises(IOError) as cm:
+            _system.try_lock_fd(WINDOWS, temp_fd(self), fake)
+        self.assertEqual(cm.exception.errno, errno.EBADF)
+
+    def test_open_lock_file_without_create_refuses_odd_files(self):
+        base = locked_dir_base(self)
+        with self.assertRaises(OSError) as cm:
+            _system.open_lock_file(os.path.join(base, 'missing'), create=False)
+        self.assertEqual(cm.exception.errno, errno.ENOENT)
+        os.mkfifo(os.path.join(base, 'fifo'))
+        before = fd_count()
+        with self.assertRaises(_system.OddFileError):
+            _system.open_lock_file(os.path.join(base, 'fifo'), create=False)  # no hang
+        self.assertEqual(fd_count(), before)
+
+
+class MakeLockedDirTest(unittest.TestCase):
+
+    def test_directory_is_locked_until_removed(self):
+        base = locked_dir_base(self)
+        before = fd_count()
+        path = _system.make_locked_dir(LINUX, base, 'ts-x-')
+        self.assertEqual(os.path.dirname(path), base)
+        self.assertEqual(len(os.path.basename(path)), len('ts-x-') + 12)
+        self.assertEqual(os.listdir(base), [os.path.basename(path)])  # no staging left
+        lock = _system.open_lock_file(os.path.join(path, _system.LOCK_FILE_NAME), create=False)
+        self.addCleanup(os.close, lock)
+        self.assertFalse(_system.try_lock_fd(LINUX, lock))
+        self.assertEqual(_system.sweep_dead_dirs(LINUX, base, 'ts-x-', _system.user_id()), 0)
+        _system.remove_tree_quietly(path)
+        self.assertEqual(os.listdir(base), [])
+        self.assertTrue(_system.try_lock_fd(LINUX, lock))  # the maker's lock is gone
+        self.assertEqual(fd_count(), before + 1)  # only the test's own *lock*
+        _system.remove_tree_quietly(path)  # already gone: fine
+
+    def test_lock_refused_on_a_new_name_tries_another(self):
+        base = locked_dir_base(self)
+        fake = FakeFlockBusy([IOError(errno.EWOULDBLOCK, 'busy')])
+        before = fd_count()
+        path = _system.make_locked_dir(LINUX, base, 'ts-x-', fake)
+        self.addCleanup(_system.remove_tree_quietly, path)
+        self.assertEqual(len(fake.calls), 2)
+        self.assertEqual(os.listdir(base), [os.path.basename(path)])
+        self.assertEqual(fd_count(), before + 1)
+
+    def test_no_name_after_many_tries_raises_naming_prefix_and_base(self):
+        base = locked_dir_base(self)
+        fake = FakeFlockBusy([IOError(errno.EWOULDBLOCK, 'busy')] * 50)
+        before = fd_count()
+        with self.assertRaises(OSError) as cm:
+            _system.make_locked_dir(LINUX, base, 'ts-x-', fake)
+        self.assertIn('make_locked_dir(): no new ts-x-* directory in %s after 20 tries' % base,
+                      str(cm.exception))
+        self.assertEqual(os.listdir(base), [])
+        self.assertEqual(fd_count(), before)
+
+    def test_missing_base_propagates(self):
+        base = locked_dir_base(self)
+        with self.assertRaises(OSError) as cm:
+            _system.make_locked_dir(LINUX, os.path.join(base, 'missing'), 'ts-x-')
+        self.assertEqual(cm.exception.errno, errno.ENOENT)
+
+    def test_windows_by_description_locks_without_waiting_and_releases_on_removal(self):
+        base = locked_dir_base(self)
+        fake = NonBlockingMsvcrt()
+        before = fd_count()
+        path = _system.make_locked_dir(WINDOWS, base, 'ts-w-', fake)
+        self.assertEqual(fake.calls, [(fake.LK_NBLCK, 1)])
+        _system.remove_tree_quietly(path)  # closes first (Windows), then removes
+        self.assertEqual(os.listdir(base), [])
+        self.assertEqual(fd_count(), before)
+
+    def test_exit_removes_what_is_left_and_forked_children_remove_nothing(self):
+        base = locked_dir_base(self)
+        code = ('import os, sys\n'
+                'from testsupport import _system, platform_shim\n'
+                'p = _system.make_locked_dir(platform_shim.LINUX, sys.argv[1], "ts-x-")\n'
+                'pid = os.fork()\n'
+                'if pid == 0:\n'
+                '    sys.exit(0)\n'  # runs the atexit handlers inherited from the parent
+                'os.waitpid(pid, 0)\n'
+                'print(os.path.isdir(p))\n')
+        out = subprocess.check_output([sys.executable, '-c', code, base], env=_child_env())
+        self.assertEqual(out.strip(), b'True')
+        self.assertEqual(os.listdir(base), [])
+
+
+def _child_env():
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return dict(os.environ, PYTHONPATH=root)
+
+
+class SweepDeadDirsTest(unittest.TestCase):
+
+    def test_only_unlocked_directories_of_the_prefix_go(self):
+        base = locked_dir_base(self)
+        live = _system.make_locked_dir(LINUX, base, 'ts-x-')
+        self.addCleanup(_system.remove_tree_quietly, live)
+        dead = dead_dir(base, 'ts-x-dead')
+        other = dead_dir(base, 'ts-y-dead')  # another prefix
+        self.assertEqual(_system.sweep_dead_dirs(LINUX, base, 'ts-x-', _system.user_id()), 1)
+        self.assertFalse(os.path.exists(dead))
+        self.assertTrue(os.path.isdir(live))
+        self.assertTrue(os.path.isdir(other))
+
+    def test_another_users_directory_stays(self):
+        base = locked_dir_base(self)
+        dead_dir(base, 'ts-x-dead')
+        uid = os.getuid()
+        self.assertEqual(_system.sweep_dead_dirs(LINUX, base, 'ts-x-', uid + 1), 0)
+        self.assertEqual(_system.sweep_dead_dirs(LINUX, base, 'ts-x-', uid), 1)
+
+    def test_staging_directories_go_only_when_old_and_unlocked(self):
+        import time
+        base = locked_dir_base(self)
+        staging = _system.staging_prefix('ts-x-')
+        self.assertEqual(staging, '.ts-x-new-')
+        bare = os.path.join(base, staging + 'bare')  # creator killed before its lock file
+        os.mkdir(bare)
+        unlocked = dead_dir(base, staging + 'unlocked')  # killed before the rename
+        held = dead_dir(base, staging + 'held')  # stopped between lock and rename
+        fd = _system.open_lock_file(os.path.join(held, _system.LOCK_FILE_NAME), create=False)
+        self.addCleanup(os.close, fd)
+        self.assertTrue(_system.try_lock_fd(LINUX, fd))
+        uid = _system.user_id()
+        now = time.time()
+        self.assertEqual(_system.sweep_dead_dirs(LINUX, base, 'ts-x-', uid, now), 0)
+        later = now + _system.STAGING_MAX_AGE + 1
+        self.assertEqual(_system.sweep_dead_dirs(LINUX, base, 'ts-x-', uid, later), 2)
+        self.assertEqual(os.listdir(base), [os.path.basename(held)])
+        self.assertEqual(_system.STAGING_MAX_AGE, 600)
+
+    def test_unlistable_base_removes_nothing(self):
+        base = locked_dir_base(self)
+        missing = os.path.join(base, 'missing')
+        self.assertEqual(_system.sweep_dead_dirs(LINUX, missing, 'ts-x-', None), 0)
+
+    def test_directory_swapped_for_a_link_after_judgement_stays(self):
+        base = locked_dir_base(self)
+        dead = dead_dir(base, 'ts-x-dead')
+        info = os.lstat(dead)
+        target = dead_dir(base, 'elsewhere')
+        os.rename(dead, os.path.join(base, 'moved'))
+        os.symlink(target, dead)
+        self.assertFalse(_system._remove_if_unlocked(LINUX, dead, info, False, None))
+        self.assertTrue(os.path.isdir(target))
+
+    def test_windows_by_description_asks_msvcrt_without_waiting(self):
+        base = locked_dir_base(self)
+        dead_dir(base, 'ts-x-busy')
+        busy = NonBlockingMsvcrt([IOError(errno.EACCES, 'locked')])
+        before = fd_count()
+        self.assertEqual(_system.sweep_dead_dirs(WINDOWS, base, 'ts-x-', None,
+                                                 lock_module=busy), 0)
+        self.assertEqual(busy.calls, [(busy.LK_NBLCK, 1)])
+        free = NonBlockingMsvcrt()
+        self.assertEqual(_system.sweep_dead_dirs(WINDOWS, base, 'ts-x-', None,
+                                                 lock_module=free), 1)
+        self.assertEqual(os.listdir(base), [])
+        self.assertEqual(fd_count(), before)

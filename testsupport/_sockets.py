@@ -288,7 +288,6 @@ def bind_error(family, socktype, host, port, platform, caller):
 
 # -- private directories -------------------------------------------------------
 
-#: Private socket directories are named ``tsu-<pid>-<start>-<random>``.
 def probe_bind(family, address, socket_module=socket):
     """Try ``bind(address)`` on a fresh *family* stream socket; None or the error.
 
@@ -307,31 +306,38 @@ def probe_bind(family, address, socket_module=socket):
     return None
 
 
+#: Private socket directories are named ``tsu-<12 hex digits>`` (16 bytes).
 SOCKET_DIR_PREFIX = 'tsu-'
+
+#: Bytes kept free in a private directory's path for a socket file name.
+_SOCKET_NAME_ROOM = 40
 
 
 def make_private_dir(platform, candidates=None, limit=None):
     """Create a new 0700 directory whose path leaves room for a socket name.
 
     Tries the temp directory, then ``/tmp``: macOS' per-user temp directory is
-    about 50 characters long, near the 104-byte AF_UNIX limit. The name records
-    the creating process (pid and start time), so that a later process can
-    remove the directory once its creator has died (:func:`remove_dead_private_dirs`).
+    about 50 characters long, near the 104-byte AF_UNIX limit. The directory
+    is ``<base>/tsu-<12 hex digits>``, made by :func:`_system.make_locked_dir
+    <testsupport._system.make_locked_dir>`: this process holds a lock in it
+    until :func:`_system.remove_tree_quietly
+    <testsupport._system.remove_tree_quietly>` removes it or the process
+    exits, and once the process is dead (SIGKILL included) the next
+    :func:`remove_dead_private_dirs` in that base removes it; processes in
+    other pid namespaces or containers sharing the base never do while it
+    lives. The first call per process and base sweeps it that way.
     """
     import tempfile
     if limit is None:
         limit = platform.sun_path_max
     if candidates is None:
         candidates = [tempfile.gettempdir(), '/tmp']
-    pid = os.getpid()
-    prefix = '%s%d-%s-' % (SOCKET_DIR_PREFIX, pid,
-                           _system.process_start_marker(platform, pid) or '0')
+    length = len(SOCKET_DIR_PREFIX) + 12 + 1 + _SOCKET_NAME_ROOM
     for base in candidates:
-        # mkdtemp adds 8 random characters; keep 40 bytes for the file name.
-        if len(os.path.join(base, prefix)) + 8 + 40 <= limit and os.path.isdir(base):
+        if len(os.path.abspath(base)) + 1 + length <= limit and os.path.isdir(base):
             _sweep_once(platform, base)
-            return tempfile.mkdtemp(prefix=prefix, dir=base)
-    return tempfile.mkdtemp(prefix=prefix)
+            return _system.make_locked_dir(platform, base, SOCKET_DIR_PREFIX)
+    return _system.make_locked_dir(platform, tempfile.gettempdir(), SOCKET_DIR_PREFIX)
 
 
 _swept = set()  # type: set[tuple[int, str]]
@@ -378,39 +384,15 @@ def _probe_unix_bind(platform):
     return None if error is None else 'Requires a functional unix bind(): %s' % (error,)
 
 
-def remove_dead_private_dirs(platform, base, uid):
+def remove_dead_private_dirs(platform, base, uid, now=None):
     """Remove this user's private socket directories in *base* whose creator has died.
 
-    Only directories named by :func:`make_private_dir`, owned by *uid* and not
-    symbolic links are considered; anything unreadable is left alone. Returns
-    how many were removed.
+    A directory goes only if it is one :func:`make_private_dir` made, owned
+    by *uid*, not a symbolic link, and its creator's lock is free: the kernel
+    dropped it when the creator died. Never judged by pid, so a live process
+    in another pid namespace keeps its directory. Anything odd or unreadable
+    is left alone. Returns how many were removed. See
+    :func:`_system.sweep_dead_dirs <testsupport._system.sweep_dead_dirs>`
+    (*now* replaces ``time.time()`` there).
     """
-    import stat
-    removed = 0
-    try:
-        names = os.listdir(base)
-    except _compat.OS_ERRORS:
-        return 0
-    for name in names:
-        if not name.startswith(SOCKET_DIR_PREFIX):
-            continue
-        fields = name[len(SOCKET_DIR_PREFIX):].split('-')
-        if len(fields) != 3 or not fields[0].isdigit():
-            continue
-        pid, marker = int(fields[0]), fields[1]
-        path = os.path.join(base, name)
-        try:
-            info = os.lstat(path)
-        except _compat.OS_ERRORS:
-            continue
-        if not stat.S_ISDIR(info.st_mode) or (uid is not None and info.st_uid != uid):
-            continue
-        if pid <= 0 or _system.process_alive(platform, pid,
-                                                   None if marker == '0' else marker):
-            continue
-        try:
-            _system.remove_tree_quietly(path)
-            removed += 1
-        except _compat.OS_ERRORS:
-            pass
-    return removed
+    return _system.sweep_dead_dirs(platform, base, SOCKET_DIR_PREFIX, uid, now)

@@ -1,8 +1,8 @@
 """The operating system's mechanisms, each chosen by a field of the platform description.
 
-Safe small files, file locks, process liveness and start times, private and
-registry directories, descriptor limits, peer credentials, process trees and
-signals. Every function that differs between systems takes the
+Safe small files, file locks, locked temporary directories (swept once their
+creator is dead), process liveness and start times, private and registry
+directories, descriptor limits, peer credentials, process trees and signals. Every function that differs between systems takes the
 :class:`~testsupport.platform_shim.Platform` and branches on one of its fields
 (``file_locking``, ``liveness``, ``start_time_source``, ``registry_home``,
 ``dir_privacy``, ``port_discovery``, ``process_groups``), never on its name; the
@@ -18,7 +18,9 @@ import os
 import socket
 
 __all__ = [
+    'LOCK_FILE_NAME',
     'OddFileError',
+    'STAGING_MAX_AGE',
     'create_file_exclusive',
     'default_registry_dir',
     'fallback_registry_dir',
@@ -28,6 +30,7 @@ __all__ = [
     'is_file_missing_error',
     'list_directory',
     'lock_fd',
+    'make_locked_dir',
     'open_lock_file',
     'peer_uid',
     'private_dir_problem',
@@ -43,7 +46,10 @@ __all__ = [
     'run_command',
     'set_non_inheritable',
     'signal_process_group',
+    'staging_prefix',
+    'sweep_dead_dirs',
     'to_int',
+    'try_lock_fd',
     'unlock_fd',
     'user_id',
 ]
@@ -89,8 +95,28 @@ def remove_quietly(path):
 def remove_tree_quietly(path):
     """Remove the directory *path* and its contents; a missing one is fine.
 
-    Other errors propagate.
+    If this process made *path* with :func:`make_locked_dir`, its lock fd is
+    closed too: after the removal on POSIX, so that no sweep sees the
+    directory unlocked while it exists; before it on Windows, which cannot
+    remove an open file. Other errors propagate (the lock fd is closed all
+    the same).
     """
+    held = _release_held(path)
+    if held is None:
+        _remove_tree(path)
+        return
+    fd, platform = held
+    if platform.file_locking == 'msvcrt':
+        os.close(fd)
+        _remove_tree(path)
+        return
+    try:
+        _remove_tree(path)
+    finally:
+        os.close(fd)
+
+
+def _remove_tree(path):
     try:
         import shutil
         shutil.rmtree(path)
@@ -220,14 +246,55 @@ def rewrite_file(path, data):
         os.close(fd)
 
 
-def open_lock_file(path):
-    """Open (creating it 0600) the lock file *path* without following a link; the fd."""
+def open_lock_file(path, create=True):
+    """Open the lock file *path* without following a link or blocking; the fd.
+
+    With *create* the file is created (mode 0600) if missing; without it a
+    missing file is ENOENT. :class:`OddFileError` (and the fd closed) if it is
+    not a regular file: a FIFO, a device or a directory planted in its place.
+    The fd is not inherited by programs this process starts.
+    """
     import stat as _stat
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | _SAFE_OPEN_FLAGS, 0o600)
-    if not _stat.S_ISREG(os.fstat(fd).st_mode):
+    flags = os.O_RDWR | _SAFE_OPEN_FLAGS | getattr(os, 'O_CLOEXEC', 0)
+    fd = os.open(path, flags | os.O_CREAT if create else flags, 0o600)
+    try:
+        if not _stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OddFileError(_errno.EINVAL, 'not a regular file', path)
+        set_non_inheritable(fd)
+    except BaseException:
         os.close(fd)
-        raise OddFileError(_errno.EINVAL, 'not a regular file', path)
+        raise
     return fd
+
+
+def try_lock_fd(platform, fd, lock_module=None):
+    """Take the exclusive lock on the open file *fd* if nobody holds it: True, else False.
+
+    Never waits. POSIX: ``flock(fd, LOCK_EX | LOCK_NB)``, False on EWOULDBLOCK;
+    Windows: ``msvcrt.locking(fd, LK_NBLCK, 1)`` on the first byte, False on
+    EACCES or EDEADLOCK. The lock conflicts with any other open of the file,
+    in this process too, and the kernel drops it when its holder dies (SIGKILL
+    included). Other errors propagate. *lock_module* replaces
+    ``fcntl``/``msvcrt`` (tests pass a fake).
+    """
+    if platform.file_locking == 'msvcrt':
+        msvcrt = lock_module or __import__('msvcrt')
+        os.lseek(fd, 0, 0)  # msvcrt locks from the current position
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except (IOError, OSError) as exc:
+            if exc.errno in (_errno.EACCES, getattr(_errno, 'EDEADLOCK', _errno.EDEADLK)):
+                return False
+            raise
+        return True
+    fcntl = lock_module or __import__('fcntl')
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except (IOError, OSError) as exc:
+        if exc.errno in (_errno.EWOULDBLOCK, _errno.EAGAIN, _errno.EACCES):
+            return False
+        raise
+    return True
 
 
 def fallback_registry_dir(platform, environ, hostname):
@@ -485,3 +552,207 @@ def signal_process_group(platform, process, hard, killpg=None):
             return False
         raise
     return True
+
+
+# -- Locked directories: temporary directories whose creator's life a lock proves.
+
+#: The lock file inside every directory make_locked_dir() makes.
+LOCK_FILE_NAME = '.lock'
+#: A staging directory (a creator between mkdir and rename) older than this is a leftover.
+STAGING_MAX_AGE = 600.0
+#: Attempts at a fresh name before make_locked_dir() gives up.
+_NAME_ATTEMPTS = 20
+
+#: path -> (pid, fd, platform) of the locked directories this process made.
+_held = {}
+#: Holds _remove_held_dirs once it is registered with atexit.
+_exit_hook = []
+
+
+def staging_prefix(prefix):
+    """The name prefix of *prefix*'s directories while they are made: ``.<prefix>new-``.
+
+    It does not start with *prefix*, so no sweep of *prefix* judges a
+    directory by its lock before the lock is held.
+    """
+    return '.%snew-' % (prefix,)
+
+
+def _random_suffix():
+    """12 hex digits from os.urandom (forked children never repeat their parent's)."""
+    import binascii
+    return binascii.hexlify(os.urandom(6)).decode('ascii')
+
+
+def make_locked_dir(platform, base, prefix, lock_module=None):
+    """Create ``<base>/<prefix><12 hex digits>`` (mode 0700), locked while this process lives.
+
+    The directory holds the lock file :data:`LOCK_FILE_NAME`, which this
+    process keeps open and exclusively locked (:func:`try_lock_fd`) until
+    :func:`remove_tree_quietly` removes the directory or the process exits
+    (an atexit handler removes what is left); the kernel drops the lock if
+    the process dies otherwise, and :func:`sweep_dead_dirs` then removes the
+    directory. No directory is ever visible under *prefix* without its lock
+    held: it is made as ``<base>/.<prefix>new-<hex>``, locked, then renamed.
+    The path is ``len(base) + len(prefix) + 13`` bytes long. A child forked
+    from this process shares the lock; its exit does not remove the directory. OS errors (EACCES, ENOSPC, a missing *base*) propagate.
+    *lock_module* replaces ``fcntl``/``msvcrt`` (tests pass a fake).
+    """
+    error = None
+    for _ in range(_NAME_ATTEMPTS):
+        suffix = _random_suffix()
+        staging = os.path.join(base, staging_prefix(prefix) + suffix)
+        path = os.path.abspath(os.path.join(base, prefix + suffix))
+        try:
+            os.mkdir(staging, 0o700)
+        except (OSError, IOError) as exc:
+            if not is_file_exists_error(exc):
+                raise
+            error = exc
+            continue
+        try:
+            fd = open_lock_file(os.path.join(staging, LOCK_FILE_NAME))
+        except (OSError, IOError, OddFileError) as exc:  # ENOENT: swept as stale staging
+            _remove_staging(staging)
+            if not is_file_missing_error(exc):
+                raise
+            error = exc
+            continue
+        try:
+            locked = try_lock_fd(platform, fd, lock_module)
+            if locked:
+                os.rename(staging, path)
+        except (OSError, IOError) as exc:  # ENOENT (swept), EEXIST/ENOTEMPTY/ENOTDIR (taken)
+            locked, error = False, exc
+        if locked:
+            if not _exit_hook:
+                import atexit
+                atexit.register(_remove_held_dirs)
+                _exit_hook.append(_remove_held_dirs)
+            _held[path] = (os.getpid(), fd, platform)
+            return path
+        os.close(fd)
+        _remove_staging(staging)
+    raise OSError(getattr(error, 'errno', _errno.EEXIST),
+                  'make_locked_dir(): no new %s* directory in %s after %d tries (last: %s); '
+                  'check that nothing else creates entries with that prefix there'
+                  % (prefix, base, _NAME_ATTEMPTS, error))
+
+
+def _remove_staging(staging):
+    try:
+        remove_tree_quietly(staging)
+    except (OSError, IOError):
+        pass
+
+
+def _release_held(path):
+    """Forget *path*; return ``(fd, platform)`` if this process made it (or its parent did)."""
+    entry = _held.pop(os.path.abspath(path), None)
+    return None if entry is None else entry[1:]
+
+
+def _remove_held_dirs():
+    """At exit: remove the locked directories this process made, close their lock fds.
+
+    A child forked from their maker only closes its copies of the fds: the
+    flock belongs to the open file, which the maker still holds.
+    """
+    for path, (pid, fd, _) in list(_held.items()):
+        try:
+            if pid == os.getpid():
+                remove_tree_quietly(path)
+            else:
+                del _held[path]
+                os.close(fd)
+        except (OSError, IOError):
+            pass
+
+
+def _is_held_here(path):
+    """True if this process (or the one it was forked from) made *path*."""
+    return os.path.abspath(path) in _held
+
+
+def sweep_dead_dirs(platform, base, prefix, uid, now=None, lock_module=None):
+    """Remove the directories of *base* that :func:`make_locked_dir` made for *prefix*
+    and whose creator has died; return how many went.
+
+    A ``<prefix>*`` entry goes only if it is a directory (not a symbolic link)
+    owned by *uid* (None: not checked, as on Windows) whose lock file is a
+    regular file, opened without following a link or blocking, that this call
+    can lock itself: the kernel holds the lock for its creator until that
+    process dies, in whatever pid namespace or container it runs. The lock is
+    held while the directory is removed. Anything else is left alone: a live
+    creator's directory, directories of other users, links, FIFOs, entries
+    without a lock file (not made by make_locked_dir), and entries that vanish
+    or cannot be read meanwhile; none of them stops the sweep.
+
+    The one judgement by time: a staging directory (``.<prefix>new-*``, a
+    creator between mkdir and rename) older than :data:`STAGING_MAX_AGE`
+    (10 minutes; its creator needs microseconds) whose lock file, if any, is
+    not held, is removed too. That is safe even for a creator stopped that
+    long: it finds its staging directory gone (ENOENT) and starts again
+    under a new name. *now* replaces ``time.time()``.
+    """
+    import stat as _stat
+    import time
+    now = time.time() if now is None else now
+    staging = staging_prefix(prefix)
+    try:
+        names = list_directory(base)
+    except (OSError, IOError):
+        return 0
+    removed = 0
+    for name in names:
+        if name.startswith(prefix):
+            max_age = None
+        elif name.startswith(staging):
+            max_age = STAGING_MAX_AGE
+        else:
+            continue
+        path = os.path.join(base, name)
+        if _is_held_here(path):
+            continue  # ours (NFS emulates flock with per-process locks: don't ask it)
+        try:
+            info = os.lstat(path)
+        except (OSError, IOError):
+            continue
+        if not _stat.S_ISDIR(info.st_mode) or (uid is not None and info.st_uid != uid):
+            continue
+        if max_age is not None and now - max(info.st_mtime, info.st_ctime) <= max_age:
+            continue
+        if _remove_if_unlocked(platform, path, info, max_age is not None, lock_module):
+            removed += 1
+    return removed
+
+
+def _remove_if_unlocked(platform, path, info, lock_optional, lock_module):
+    """Remove the directory *path* (lstat *info*) if its lock file can be locked here.
+
+    With *lock_optional* (a stale staging directory) a missing lock file is fine.
+    """
+    import stat as _stat
+    try:
+        fd = open_lock_file(os.path.join(path, LOCK_FILE_NAME), create=False)
+    except (OSError, IOError, OddFileError) as exc:  # OddFileError is neither on 2.7
+        if not (lock_optional and is_file_missing_error(exc)):
+            return False  # no lock file, a link (ELOOP), a FIFO or device (OddFileError)
+        fd = None
+    try:
+        if fd is not None and not try_lock_fd(platform, fd, lock_module):
+            return False  # its creator is alive
+        now = os.lstat(path)  # still the directory we judged, not a link put in its place
+        if not _stat.S_ISDIR(now.st_mode) or (now.st_dev, now.st_ino) != (info.st_dev,
+                                                                         info.st_ino):
+            return False
+        if fd is not None and platform.file_locking == 'msvcrt':
+            os.close(fd)  # Windows cannot remove an open file
+            fd = None
+        remove_tree_quietly(path)
+        return True
+    except (OSError, IOError):
+        return False
+    finally:
+        if fd is not None:
+            os.close(fd)
