@@ -1,0 +1,96 @@
+"""``.. toplevel-names::``: a table of ``testsupport.__all__``, each name linked to
+the public module that documents it. Driven by ``__all__``, so it follows the
+package as it changes: nothing to retype."""
+import importlib
+
+from docutils import nodes
+from docutils.statemachine import StringList
+from sphinx.util.docutils import SphinxDirective
+
+#: The public modules, in the order the reference lists them.
+PUBLIC_MODULES = [
+    'testsupport.socket_helper',
+    'testsupport.support',
+    'testsupport.allocator',
+    'testsupport.servers',
+    'testsupport.server_process',
+    'testsupport.mixin',
+    'testsupport.platform_shim',
+]
+
+
+def public_modules():
+    """The public modules that exist in this checkout (server_process may not, yet)."""
+    found = []
+    for name in PUBLIC_MODULES:
+        try:
+            found.append(importlib.import_module(name))
+        except ImportError:
+            pass
+    return found
+
+
+def home_of(name, value, modules):
+    """The first public module whose ``__all__`` has *name* bound to the same object."""
+    for module in modules:
+        if name in getattr(module, '__all__', ()) and getattr(module, name, None) is value:
+            return module.__name__
+    return None
+
+
+class ToplevelNames(SphinxDirective):
+    has_content = False
+
+    def run(self):
+        import testsupport
+        modules = public_modules()
+        lines = ['.. list-table::', '   :header-rows: 1', '   :widths: 30 70', '',
+                 '   * - name', '     - documented in']
+        for name in testsupport.__all__:
+            value = getattr(testsupport, name)
+            home = home_of(name, value, modules)
+            if home is None:
+                raise self.error('testsupport.%s is in no public module\'s __all__' % name)
+            lines.append('   * - :obj:`%s <%s.%s>`' % (name, home, name))
+            lines.append('     - :mod:`%s`' % home)
+        container = nodes.container()
+        self.state.nested_parse(StringList(lines, source='toplevel-names'), self.content_offset,
+                                container)
+        return container.children
+
+
+class PublicModule(SphinxDirective):
+    """``.. public-module:: testsupport.X``: ``automodule`` with ``:members:`` and
+    ``:undoc-members:`` (so ``__all__`` decides what is shown), plus ``autodata``
+    for the names of ``__all__`` that autodoc skips: constants with no ``#:``
+    comment, such as ``socket_helper.HOST``."""
+    required_arguments = 1
+    has_content = False
+
+    def run(self):
+        import inspect
+        from sphinx.pycode import ModuleAnalyzer
+        name = self.arguments[0]
+        module = importlib.import_module(name)
+        try:
+            commented = set(attr for _scope, attr in
+                            ModuleAnalyzer.for_module(name).find_attr_docs())
+        except Exception:
+            commented = set()
+        lines = ['.. automodule:: %s' % name, '   :members:', '   :undoc-members:', '']
+        for attr in getattr(module, '__all__', ()):
+            value = getattr(module, attr)
+            if (inspect.isclass(value) or inspect.isroutine(value) or inspect.ismodule(value)
+                    or attr in commented):
+                continue
+            lines += ['.. autodata:: %s.%s' % (name, attr), '   :no-value:'
+                      if isinstance(value, (list, dict, set)) else '', '']
+        container = nodes.container()
+        self.state.nested_parse(StringList(lines, source=name), self.content_offset, container)
+        return container.children
+
+
+def setup(app):
+    app.add_directive('toplevel-names', ToplevelNames)
+    app.add_directive('public-module', PublicModule)
+    return {'parallel_read_safe': True, 'parallel_write_safe': True}
