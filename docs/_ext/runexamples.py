@@ -15,7 +15,7 @@ def run_testcases(namespace):
     """Run every TestCase class defined in *namespace* (pass ``globals()``)."""
     cases = [value for value in list(namespace.values())
              if isinstance(value, type) and issubclass(value, unittest.TestCase)
-             and value.__module__ == namespace.get('__name__')]
+             and not value.__module__.startswith(('unittest', 'testsupport'))]
     suite = unittest.TestSuite(unittest.defaultTestLoader.loadTestsFromTestCase(case)
                                for case in cases)
     result = unittest.TestResult()

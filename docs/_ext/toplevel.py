@@ -90,7 +90,37 @@ class PublicModule(SphinxDirective):
         return container.children
 
 
+class ExceptionNames(SphinxDirective):
+    """``.. exception-names::``: every exception and warning class in a public
+    module's ``__all__``, with its bases and the first line of its docstring."""
+    has_content = False
+
+    def run(self):
+        import inspect
+        lines = ['.. list-table::', '   :header-rows: 1', '   :widths: 30 25 45', '',
+                 '   * - class', '     - is a', '     - raised or warned']
+        seen = set()
+        for module in public_modules():
+            for attr in getattr(module, '__all__', ()):
+                value = getattr(module, attr)
+                if not (inspect.isclass(value) and issubclass(value, BaseException)):
+                    continue
+                if value in seen or home_of(attr, value, [module]) is None:
+                    continue
+                seen.add(value)
+                bases = ', '.join('``%s``' % base.__name__ for base in value.__bases__)
+                doc = (inspect.getdoc(value) or '').strip().split('\n\n')[0]
+                doc = ' '.join(doc.split())
+                lines += ['   * - :exc:`%s <%s.%s>`' % (attr, module.__name__, attr),
+                          '     - %s' % bases, '     - %s' % doc]
+        container = nodes.container()
+        self.state.nested_parse(StringList(lines, source='exception-names'),
+                                self.content_offset, container)
+        return container.children
+
+
 def setup(app):
+    app.add_directive('exception-names', ExceptionNames)
     app.add_directive('toplevel-names', ToplevelNames)
     app.add_directive('public-module', PublicModule)
     return {'parallel_read_safe': True, 'parallel_write_safe': True}
