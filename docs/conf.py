@@ -48,6 +48,11 @@ nitpick_ignore = [
 ]
 
 default_role = 'code'
+# Keep '--lease' and "quotes" as typed: they are command lines, not prose.
+smartquotes = False
+# Literal blocks (::) here are shell commands and program output more often than
+# Python; Python examples say so (code-block:: python, testcode, >>>).
+highlight_language = 'none'
 autodoc_member_order = 'bysource'
 autodoc_default_options = {'show-inheritance': True}
 autodoc_typehints = 'none'  # the signatures are Python 2.7-compatible; types live in the .pyi stubs
