@@ -83,8 +83,11 @@ class PublicModule(SphinxDirective):
             if (inspect.isclass(value) or inspect.isroutine(value) or inspect.ismodule(value)
                     or attr in commented):
                 continue
-            lines += ['.. autodata:: %s.%s' % (name, attr), '   :no-value:'
-                      if isinstance(value, (list, dict, set)) else '', '']
+            # Show constants (HOST, the variables' names), not values computed on
+            # the build machine (IPV6_ENABLED) or long reprs (platform_shim.LINUX).
+            constant = isinstance(value, str) or (isinstance(value, int)
+                                                  and not isinstance(value, bool))
+            lines += ['.. autodata:: %s.%s' % (name, attr), '' if constant else '   :no-value:', '']
         container = nodes.container()
         self.state.nested_parse(StringList(lines, source=name), self.content_offset, container)
         return container.children
