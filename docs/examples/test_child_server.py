@@ -1,3 +1,4 @@
+import contextlib
 import sys
 
 try:
@@ -12,5 +13,6 @@ def test_static_files(start_server_process, tmp_path):
     (tmp_path / 'hello.txt').write_text(u'hello\n')
     server = start_server_process([sys.executable, '-m', HTTP_SERVER, '0'],
                                   mode='discover', cwd=str(tmp_path))
-    body = urlopen('http://%s:%d/hello.txt' % server.address, timeout=10).read()
-    assert body == b'hello\n'
+    url = 'http://%s:%d/hello.txt' % server.address
+    with contextlib.closing(urlopen(url, timeout=10)) as response:
+        assert response.read() == b'hello\n'
