@@ -134,16 +134,7 @@ class _Case(mixin.SocketTestMixin, unittest.TestCase):
         pass
 
 
-def open_fds():
-    """This process's open descriptors, without the one that listed them."""
-    fds = set()
-    for name in helpers.open_fds():
-        try:
-            os.fstat(int(name))
-        except _compat.OS_ERRORS:
-            continue  # the directory listing's own descriptor, closed since
-        fds.add(name)
-    return fds
+open_fds = helpers.open_fds
 
 
 def ephemeral_overlap():
