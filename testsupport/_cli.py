@@ -96,7 +96,7 @@ _TOP_EXAMPLES = [
 ]
 _TOP_NOTES = """\
 "{prog} COMMAND --help" describes a command and its arguments.
-exit status: 0 done; 1 the command failed (the reason is on stderr); 2 bad usage.
+exit status: 0 done, 1 failed (the reason is on stderr), 2 bad usage.
 """
 
 _INFO_DESCRIPTION = """\
@@ -155,7 +155,7 @@ def _epilog(examples, notes, prog, top):
 
 
 def _version_text():
-    """``testsupport X.Y.Z (Python X.Y.Z, implementation, executable)``: what ``--version`` prints."""
+    """What ``--version`` prints: ``testsupport X.Y.Z (Python X.Y.Z, implementation, path)``."""
     import testsupport
 
     return 'testsupport %s (Python %s, %s, %s)' % (
@@ -208,8 +208,10 @@ def build_parser(prog=None):
 
     def add(name, summary, description, examples, notes, usage=None):
         epilog = _epilog(examples, notes, '%s %s' % (prog, name), prog)
-        return commands.add_parser(name, help=summary, description=description, usage=usage,
-                                   epilog=epilog, formatter_class=raw)
+        command = commands.add_parser(name, help=summary, description=description,
+                                      usage=usage, epilog=epilog, formatter_class=raw)
+        command.set_defaults(command_parser=command)  # for main()'s errors
+        return command
 
     info = add('info', 'report IPv6, AF_UNIX, socket options, port ranges and a free port '
                        '("info --json": as JSON)', _INFO_DESCRIPTION, _INFO_EXAMPLES,
@@ -274,9 +276,10 @@ def _error(prog, command, exc):
     # A socket error's text without its "[Errno 98]" prefix.
     message = str(getattr(exc, 'strerror', None) or exc)
     # The allocator words some messages for this command ("port: -n 11 is more
-    # ports than ..."): the prefix says that already.
-    if message.startswith(command + ': '):
-        message = message[len(command) + 2:]
+    # ports than ...", "port(): no free port in ..."): the prefix says that already.
+    for said in (command + ': ', command + '(): '):
+        if message.startswith(said):
+            message = message[len(said):]
     _write_err('%s %s: error: %s\n' % (prog, command, message))
     return 1
 
@@ -373,7 +376,10 @@ def main(argv=None, stdout=None, prog=None):
         return 2
     saved, sys.stdout = sys.stdout, out  # argparse prints --help to sys.stdout
     try:
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra:  # said by the command, not by the top level as parse_args() would
+            args.command_parser.error('unrecognized arguments: %s; see %s --help'
+                                      % (' '.join(extra), args.command_parser.prog))
     except SystemExit as exc:  # argparse exits on --help, --version and bad usage
         return exc.code
     except _WRITE_ERRORS:  # 2.7: --help or a usage error written to a closed stream
