@@ -166,9 +166,9 @@ class HelpTest(unittest.TestCase):
                      '    info      report IPv6, AF_UNIX, socket options, port ranges',
                      '("info --json": as JSON)',
                      '    release   end the leases of ports that "port" printed\n',
-                     '  testsupport info --json       the same facts, as one JSON object\n',
-                     '  PORT=$(testsupport port)      a free TCP port, leased for 60 s\n',
-                     '  testsupport release "$PORT"   end that lease early\n',
+                     '  testsupport info --json\n      the same facts, as one JSON object\n',
+                     '  PORT=$(testsupport port)\n      a free TCP port, leased for 60 s\n',
+                     '  testsupport release "$PORT"\n      end that lease early\n',
                      '"testsupport COMMAND --help" describes a command and its arguments.\n',
                      'exit status: 0 done, 1 failed (the reason is on stderr), 2 bad usage.\n'):
             self.assertIn(text, out)
@@ -177,7 +177,7 @@ class HelpTest(unittest.TestCase):
         out = self.help(['info'])
         self.assertTrue(out.startswith('usage: testsupport info [-h] [--json]\n'), out)
         self.assertIn('print one JSON object (the same keys; ranges as', out)
-        self.assertIn('  testsupport info --json | python -m json.tool   one JSON object\n',
+        self.assertIn('  testsupport info --json | python -m json.tool\n      one JSON object\n',
                       out)
         self.assertIn('exit status 1 when a TESTSUPPORT_PORT_* variable is invalid', out)
 
@@ -196,8 +196,8 @@ class HelpTest(unittest.TestCase):
         self.assertTrue(out.startswith('usage: testsupport release [-h] PORT [PORT ...]\n'), out)
         self.assertIn('  PORT        a port that "port" printed (1-65535); name several to end',
                       out)
-        self.assertIn('  testsupport release $PORTS   the ports of PORTS=$(testsupport port '
-                      '-n 3)\n', out)
+        self.assertIn('  testsupport release $PORTS\n      the ports of PORTS=$(testsupport '
+                      'port -n 3)\n', out)
         self.assertIn('exit status 1 names the ports that "port" did not lease', out)
 
     def test_examples_fit_79_columns_under_both_names(self):

@@ -141,15 +141,14 @@ exit status 1 names the ports that "port" did not lease for this user
 
 
 def _epilog(examples, notes, prog, top):
-    """The help's closing text: the examples (what each does beside it, or below
-    it when that would pass 79 columns), then *notes*."""
-    lines = [(command.format(prog=prog, top=top), what.format(prog=prog, top=top))
-             for command, what in examples]
-    width = max(len(command) for command, _what in lines)
-    if all(2 + width + 3 + len(what) <= 79 for _command, what in lines):
-        text = ''.join('  %-*s   %s\n' % (width, command, what) for command, what in lines)
-    else:
-        text = ''.join('  %s\n      %s\n' % (command, what) for command, what in lines)
+    """The help's closing text: each example with what it does below it, then *notes*.
+
+    Laid out so that it also reads as reStructuredText (a definition list) in
+    the documentation generated from :func:`build_parser`.
+    """
+    text = ''.join('  %s\n      %s\n' % (command.format(prog=prog, top=top),
+                                         what.format(prog=prog, top=top))
+                   for command, what in examples)
     notes = notes.format(prog=prog, top=top)
     return 'examples:\n' + text + ('\n' + notes if notes else '')
 
