@@ -692,7 +692,7 @@ CLI_ROWS = [
                        'testsupport release: error: name the ports to release',
                        'release 20001 20002']),
     C(['release', '20001', '-x'], 2, ['testsupport release: error: unrecognized arguments: '
-                                      '-x; see testsupport release --help']),
+                                      '-x (see --help)']),
     C(['info', 'extra'], 2, ['testsupport info: error: unrecognized arguments: extra']),
     C(['release', 'x'], 2, ['argument PORT', PORT_NUMBER, "got 'x'"]),
     C(['release', '0'], 2, ['argument PORT', PORT_NUMBER, "got '0'"]),

@@ -90,7 +90,7 @@ class InfoTest(unittest.TestCase):
         self.assertEqual((status, out), (2, ''))
         self.assertEqual(err, 'usage: testsupport [-h] [--version] COMMAND ...\n'
                               'testsupport: error: name a command: "info", "port" or '
-                              '"release"; see testsupport --help\n')
+                              '"release" (see --help)\n')
 
     def test_unknown_command_is_a_usage_error(self):
         status, _, _ = run_main(['frobnicate'])
@@ -257,8 +257,7 @@ class ErrorTest(unittest.TestCase):
         self.assertEqual(status, 2)
         self.assertEqual(err.splitlines()[-1],
                          'testsupport: error: name a command: "info", "port" or "release" '
-                         '(options go after it, e.g. "info --json"; got \'--json\'); see '
-                         'testsupport --help')
+                         '(options go after it, e.g. "info --json"; got \'--json\')')
 
     def test_every_error_has_one_prefix(self):
         set_env(self, allocator.RANGE_ENV_VAR, '20000-20009')
@@ -292,8 +291,8 @@ class EndToEndTest(unittest.TestCase):
         _, err = proc.communicate()
         self.assertEqual((proc.returncode, err.decode('utf-8')), (
             2, 'usage: python -m testsupport [-h] [--version] COMMAND ...\n'
-               'python -m testsupport: error: name a command: "info", "port" or "release"; '
-               'see python -m testsupport --help\n'))
+               'python -m testsupport: error: name a command: "info", "port" or "release" '
+               '(see --help)\n'))
 
     def test_python_dash_m_testsupport_info_json(self):
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -369,16 +369,16 @@ def main(argv=None, stdout=None, prog=None):
     # Checked here: 2.7's argparse would only say "too few arguments".
     if not argv or (argv[0].startswith('-') and argv[0] not in ('-h', '--help', '--version')):
         _write_err(parser.format_usage())
-        later = (' (options go after it, e.g. "info --json"; got %r)' % argv[0]) if argv else ''
-        _write_err('%s: error: name a command: "info", "port" or "release"%s; '
-                   'see %s --help\n' % (prog, later, prog))
+        why = ('(options go after it, e.g. "info --json"; got %r)' % argv[0]) if argv \
+            else '(see --help)'
+        _write_err('%s: error: name a command: "info", "port" or "release" %s\n' % (prog, why))
         return 2
     saved, sys.stdout = sys.stdout, out  # argparse prints --help to sys.stdout
     try:
         args, extra = parser.parse_known_args(argv)
         if extra:  # said by the command, not by the top level as parse_args() would
-            args.command_parser.error('unrecognized arguments: %s; see %s --help'
-                                      % (' '.join(extra), args.command_parser.prog))
+            args.command_parser.error('unrecognized arguments: %s (see --help)'
+                                      % ' '.join(extra))
     except SystemExit as exc:  # argparse exits on --help, --version and bad usage
         return exc.code
     except _WRITE_ERRORS:  # 2.7: --help or a usage error written to a closed stream
