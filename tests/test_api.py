@@ -117,6 +117,7 @@ PUBLIC_SURFACE = {'testsupport': {'HOST': 'value',
                        'SocketTestMixin.wait_for_port': '(self, port, host=, timeout=)'},
  'testsupport.pytest_plugin': {'pytest_addoption': '(parser)',
                                'pytest_configure': '(config)',
+                               'pytest_runtest_makereport': '(item, call)',
                                'pytest_runtest_setup': '(item)',
                                'pytest_unconfigure': '(config)'},
  'testsupport.server_process': {'ServerProcess': 'class(self, argv, mode, host, port, '
