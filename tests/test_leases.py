@@ -976,5 +976,93 @@ class FileStoreProcessesTest(unittest.TestCase):
                                      '[%r, %r]' % (name, start1, stop1, start2, stop2))
 
 
+#: Leases 8 ports with TESTSUPPORT_PORT_BACKEND=files, prints them, holds them until stdin closes.
+_USER_CODE = '''
+import os, sys
+sys.path.insert(0, sys.argv[1])
+from testsupport import allocator
+ports = [allocator.reserve_port() for _ in range(8)]
+sys.stdout.write(" ".join(str(p) for p in ports) + "\\n")
+sys.stdout.flush()
+sys.stdin.read()
+'''
+
+
+class FileStoreAcrossUsersTest(unittest.TestCase):
+    """Real processes of two users on one shared directory (TMPDIR private to the test)."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix='tsu-users-')
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        os.chmod(self.tmp, 0o1777)  # a temporary directory every user can use, as /tmp
+
+    def environ(self):
+        env = dict(os.environ, TMPDIR=self.tmp, TESTSUPPORT_PORT_BACKEND='files',
+                   TESTSUPPORT_PORT_RANGE='%d-%d' % _range(32))
+        env.pop('TESTSUPPORT_PORT_REGISTRY', None)
+        return env
+
+    def spawn(self, env):
+        child = subprocess.Popen([sys.executable, '-c', _USER_CODE, ROOT], env=env,
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE)
+        self.addCleanup(child.wait)
+        self.addCleanup(child.stdout.close)
+        self.addCleanup(child.stderr.close)
+        self.addCleanup(_quietly_close, child.stdin)
+        return child
+
+    @skip_unless_root
+    def test_two_users_never_hold_the_same_port(self):
+        users = [_make_user(self), _make_user(self)]
+        env = self.environ()
+        for name in ('hashlib', 'random', 'tempfile'):  # the users cannot read root's install
+            __import__(name)
+        old = dict(os.environ)
+        self.addCleanup(os.environ.update, old)
+        self.addCleanup(os.environ.clear)
+        os.environ.update(env)
+
+        def reserve():
+            from testsupport import _allocator
+            _allocator._state.clear()  # the child's own allocator, as the new user
+            import tempfile as tf
+            tf.tempdir = None
+            return ' '.join(str(allocator.reserve_port()) for _ in range(8)).encode('ascii')
+        for _round in range(3):
+            holders = [_fork_as(self, uid, gid, reserve) for uid, gid in users]
+            ports = [set(int(p) for p in out.split()) for _pid, out in holders]
+            self.assertEqual([len(p) for p in ports], [8, 8])  # both hold theirs meanwhile
+            self.assertEqual(ports[0] & ports[1], set())
+            for pid, _out in holders:
+                _reap(pid)
+        shared = os.path.join(self.tmp, _leases.SHARED_DIR_NAME)
+        self.assertEqual(stat.S_IMODE(os.lstat(shared).st_mode), 0o1777)
+        owners = set(os.lstat(os.path.join(shared, n)).st_uid for n in os.listdir(shared))
+        self.assertEqual(owners - set(uid for uid, _gid in users), set())
+
+    def test_killed_mid_claim_holders_are_reclaimed_at_once(self):
+        # Kill a holder of the whole (small) range again and again, mid-claim
+        # too: the next process leases every port at once, no waiting.
+        env = self.environ()
+        low, high = [int(x) for x in env['TESTSUPPORT_PORT_RANGE'].split('-')]
+        for _ in range(3):
+            child = self.spawn(env)
+            os.kill(child.pid, signal.SIGKILL)  # wherever it is
+            child.wait()
+        code = ('import sys; sys.path.insert(0, sys.argv[1])\n'
+                'from testsupport import allocator\n'
+                'ports = [allocator.reserve_port() for _ in range(%d)]\n'
+                'print(len(set(ports)))\n' % (high - low + 1))
+        out = subprocess.check_output([sys.executable, '-c', code, ROOT], env=env)
+        self.assertEqual(int(out), high - low + 1)
+
+
+def _range(blocks):
+    """A random range of *blocks* aligned 32-port blocks below the ephemeral ports."""
+    start = random.randrange(1024 // 32 + 1, 28000 // 32 - blocks) * 32
+    return start, start + blocks * 32 - 1
+
+
 if __name__ == '__main__':
     unittest.main()
