@@ -976,18 +976,6 @@ class FileStoreProcessesTest(unittest.TestCase):
                                      '[%r, %r]' % (name, start1, stop1, start2, stop2))
 
 
-#: Leases 8 ports with TESTSUPPORT_PORT_BACKEND=files, prints them, holds them until stdin closes.
-_USER_CODE = '''
-import os, sys
-sys.path.insert(0, sys.argv[1])
-from testsupport import allocator
-ports = [allocator.reserve_port() for _ in range(8)]
-sys.stdout.write(" ".join(str(p) for p in ports) + "\\n")
-sys.stdout.flush()
-sys.stdin.read()
-'''
-
-
 class FileStoreAcrossUsersTest(unittest.TestCase):
     """Real processes of two users on one shared directory (TMPDIR private to the test)."""
 
@@ -1001,16 +989,6 @@ class FileStoreAcrossUsersTest(unittest.TestCase):
                    TESTSUPPORT_PORT_RANGE='%d-%d' % _range(32))
         env.pop('TESTSUPPORT_PORT_REGISTRY', None)
         return env
-
-    def spawn(self, env):
-        child = subprocess.Popen([sys.executable, '-c', _USER_CODE, ROOT], env=env,
-                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE)
-        self.addCleanup(child.wait)
-        self.addCleanup(child.stdout.close)
-        self.addCleanup(child.stderr.close)
-        self.addCleanup(_quietly_close, child.stdin)
-        return child
 
     @skip_unless_root
     def test_two_users_never_hold_the_same_port(self):
@@ -1042,20 +1020,42 @@ class FileStoreAcrossUsersTest(unittest.TestCase):
         self.assertEqual(owners - set(uid for uid, _gid in users), set())
 
     def test_killed_mid_claim_holders_are_reclaimed_at_once(self):
-        # Kill a holder of the whole (small) range again and again, mid-claim
-        # too: the next process leases every port at once, no waiting.
-        env = self.environ()
-        low, high = [int(x) for x in env['TESTSUPPORT_PORT_RANGE'].split('-')]
-        for _ in range(3):
-            child = self.spawn(env)
-            os.kill(child.pid, signal.SIGKILL)  # wherever it is
+        # Holders of every name of a range, SIGKILLed mid-claim and after it:
+        # the next process takes every name at once, no waiting.
+        directory = _temp_dir(self)
+        names = ['b%d' % i for i in range(32)] + ['p%d' % p for p in range(20000, 21024)]
+        code = ('import os, sys, time\n'
+                'sys.path.insert(0, sys.argv[1])\n'
+                'from testsupport import _leases, platform_shim\n'
+                'store = _leases.FileStore(sys.argv[2], platform_shim.current(), time.time)\n'
+                'handles = []\n'
+                'for i, name in enumerate(sys.argv[3:]):\n'
+                '    handles.append(store.acquire(name, time.time() + 60))\n'
+                '    if i == 100 or i == len(sys.argv) - 4:\n'
+                '        sys.stdout.write("%d\\n" % i)\n'
+                '        sys.stdout.flush()\n'
+                'sys.stdin.read()\n')
+        for mid_claim in (True, False):
+            child = subprocess.Popen([sys.executable, '-c', code, ROOT, directory] + names,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+            self.addCleanup(child.stdout.close)
+            self.addCleanup(_quietly_close, child.stdin)
+            self.assertEqual(child.stdout.readline(), b'100\n')
+            if not mid_claim:
+                self.assertEqual(child.stdout.readline(), b'%d\n' % (len(names) - 1))
+                self.assertTrue(all(self.held(directory, names)))
+            os.kill(child.pid, signal.SIGKILL)
             child.wait()
-        code = ('import sys; sys.path.insert(0, sys.argv[1])\n'
-                'from testsupport import allocator\n'
-                'ports = [allocator.reserve_port() for _ in range(%d)]\n'
-                'print(len(set(ports)))\n' % (high - low + 1))
-        out = subprocess.check_output([sys.executable, '-c', code, ROOT], env=env)
-        self.assertEqual(int(out), high - low + 1)
+            store = _leases.FileStore(directory, PLATFORM, time.time)
+            handles = [store.acquire(name, time.time() + 60) for name in names]
+            for handle in handles:
+                if handle is not None:
+                    store.release(handle)
+            self.assertEqual([n for n, h in zip(names, handles) if h is None], [])
+
+    def held(self, directory, names):
+        store = _leases.FileStore(directory, PLATFORM, time.time)
+        return [store.held(name) for name in names]
 
 
 def _range(blocks):
