@@ -302,43 +302,23 @@ class FilePolicyTest(PolicyTests, PolicyTestCase):
     def make_store(self, clock):
         base = tempfile.mkdtemp(prefix='tsu-alloc-')
         self.addCleanup(shutil.rmtree, base, True)
-        return _leases.FileStore(base, PLATFORM, clock, os.getpid())
+        return _leases.FileStore(base, PLATFORM, clock)
 
-    def test_block_file_outlives_nothing(self):
+    def test_blocks_are_unlocked_when_the_allocator_closes(self):
         clock = FakeClock()
         store = self.make_store(clock)
         alloc = self.make_allocator(random_range(4), clock, store=store)
         for _ in range(40):
             self.take(alloc)
-        self.assertEqual(len([n for n in os.listdir(store.directory)
-                              if n.endswith('.lease')]), 2)  # one entry per block
+        names = sorted(n[:-len('.lease')] for n in os.listdir(store.directory))
+        self.assertEqual(len(names), 2)  # one entry per block
+        self.assertEqual([store.judge(n) for n in names], ['locked', 'locked'])
         alloc.close()
-        self.assertEqual([n for n in os.listdir(store.directory) if n.endswith('.lease')], [])
-
-    def test_block_file_is_rewritten_about_once_per_lease_time(self):
-        # Not at every lease (a lock, a read and a write each): only when a
-        # lease would outlive the entry.
-        clock = FakeClock()
-        store = self.make_store(clock)
-        alloc = self.make_allocator(random_range(4), clock, lease=30, store=store)
-        port = self.take(alloc)
-        path = os.path.join(store.directory, 'b%d.lease' % (port // _allocator.BLOCK_SIZE))
-        with open(path) as f:
-            first = f.read()
-        for _ in range(10):
-            clock.now += 2
-            self.assertEqual(self.take(alloc) // _allocator.BLOCK_SIZE, port // _allocator.BLOCK_SIZE)
-        with open(path) as f:
-            self.assertEqual(f.read(), first)
-        clock.now += 15  # now a new lease ends after the entry: renewed
-        self.take(alloc)
-        with open(path) as f:
-            self.assertGreaterEqual(float(f.read().split()[2]), clock.now + 30)
+        self.assertEqual([store.judge(n) for n in names], ['free', 'free'])
 
     def test_reused_leases_keep_their_block(self):
         # Under pressure find_unused_port() reuses its own leases again and
-        # again; the block entry must not expire under them, or another
-        # process takes the block over and hands out the same ports.
+        # again; no other holder may take the block meanwhile, expiry or not.
         clock = FakeClock()
         store = self.make_store(clock)
         alloc = self.make_allocator(random_range(4), clock, lease=60, store=store,
@@ -351,20 +331,22 @@ class FilePolicyTest(PolicyTests, PolicyTestCase):
             for _ in range(100):  # 150 s: beyond the block's first expiry
                 clock.now += 1.5
                 self.assertIn(self.take(alloc, reserved=False, never_fail=True), ports)
-        other = _leases.FileStore(store.directory, PLATFORM, clock, os.getppid())
-        self.assertEqual(other.judge('b%d' % index)[0], 'held')
+        other = _leases.FileStore(store.directory, PLATFORM, clock)
+        self.assertEqual(other.judge('b%d' % index), 'locked')
 
-    def test_expired_block_of_another_owner_is_taken_over(self):
+    def test_block_of_a_live_owner_is_not_taken_over_whatever_the_clock(self):
         clock = FakeClock()
         store = self.make_store(clock)
         port_range = random_range(1)
         owner = self.make_allocator(port_range, clock, lease=30, store=store)
         for _ in range(_allocator.BLOCK_SIZE):
             self.take(owner)
-        other_store = _leases.FileStore(store.directory, PLATFORM, clock, os.getppid())
+        other_store = _leases.FileStore(store.directory, PLATFORM, clock)
         other = self.make_allocator(port_range, clock, lease=30, store=other_store)
         self.assertRaises(allocator.NoFreePortError, self.take, other)
-        clock.now += 61  # the lease and the block's extra lease time
+        clock.now += 61  # the lease and the block's extra lease time: the lock still holds
+        self.assertRaises(allocator.NoFreePortError, self.take, other)
+        owner.close()
         self.assertTrue(port_range[0] <= self.take(other) <= port_range[1])
 
 

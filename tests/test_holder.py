@@ -147,20 +147,20 @@ class KeeperWithoutHolderTest(unittest.TestCase):
     """Keeper on the file and memory stores (the kernel holder: KeeperTest)."""
 
     def file_store(self):
-        return _leases.FileStore(_temp_dir(self), PLATFORM, time.time, os.getpid(),
-                                 alive=lambda pid, marker: False)  # as if we had exited
+        return _leases.FileStore(_temp_dir(self), PLATFORM, time.time)
 
     def test_file_entries_are_marked_detached_and_outlive_the_process(self):
         store = self.file_store()
         until = time.time() + 600
         handles = [store.acquire(name, until, detached=True) for name in ('p1', 'p2')]
-        self.assertEqual([store.judge(n)[0] for n in ('p1', 'p2')], ['stale', 'stale'])
+        self.assertEqual([store.judge(n) for n in ('p1', 'p2')], ['locked', 'locked'])
         keeper = _holder.Keeper(store, handles, until)
         keeper.hold()
         self.assertEqual(keeper.handles, [])
-        self.assertEqual([store.judge(n)[0] for n in ('p1', 'p2')], ['held', 'held'])
+        self.assertEqual([h.fd for h in handles], [None, None])  # our copies are closed
+        self.assertEqual([store.judge(n) for n in ('p1', 'p2')], ['detached', 'detached'])
         self.assertTrue(store.release_detached('p1'))
-        self.assertEqual(store.judge('p1')[0], 'free')
+        self.assertEqual(store.judge('p1'), 'free')
 
     def test_file_entry_lost_before_hold_raises(self):
         store = self.file_store()
@@ -190,11 +190,10 @@ class KeeperWithoutHolderTest(unittest.TestCase):
 
     def test_give_back_goes_on_past_a_failing_store(self):
         directory = _temp_dir(self)
-        good = _leases.FileStore(directory, PLATFORM, time.time, os.getpid())
-        failing = _leases.FileStore(directory, PLATFORM, time.time, os.getpid(),
-                                    lock_module=FailingLock())
-        handles = [failing.acquire(name, time.time() + 60) for name in ('p1', 'p2')]
+        good = _leases.FileStore(directory, PLATFORM, time.time)
+        failing = _leases.FileStore(directory, PLATFORM, time.time, lock_module=FailingLock())
+        handles = [good.acquire(name, time.time() + 60) for name in ('p1', 'p2')]
         keeper = _holder.Keeper(failing, handles, 0.0)
-        keeper.give_back()  # the entries stay (their owner is alive) but nothing raises
+        keeper.give_back()  # unlocking fails, but closing frees them and nothing raises
         self.assertEqual(keeper.handles, [])
-        self.assertEqual([good.judge(n)[0] for n in ('p1', 'p2')], ['held', 'held'])
+        self.assertEqual([good.judge(n) for n in ('p1', 'p2')], ['free', 'free'])

@@ -328,16 +328,14 @@ from testsupport import _leases, platform_shim
 with open('/proc/self/status') as f:
     size = [int(l.split()[1]) * 1024 for l in f if l.startswith('VmSize')][0]
 resource.setrlimit(resource.RLIMIT_AS, (size + 128 * 2 ** 20, resource.RLIM_INFINITY))
-store = _leases.FileStore(sys.argv[2], platform_shim.current(), time.time, os.getpid())
+store = _leases.FileStore(sys.argv[2], platform_shim.current(), time.time)
 out = {}
 for name in sys.argv[3:]:
-    out[name] = {'judge': store.judge(name)[0]}
+    out[name] = {'judge': store.judge(name)}
     handle = store.acquire(name, time.time() + 60)
     out[name]['acquired'] = handle is not None
-    out[name]['ours'] = False
     if handle is not None:
-        with open(os.path.join(sys.argv[2], name + '.lease'), 'rb') as f:
-            out[name]['ours'] = f.read().decode('ascii') == handle.token
+        store.release(handle)
 print(json.dumps(out))
 '''
 
@@ -348,7 +346,7 @@ _DETACH_CODE = '''
 import json, os, sys, time
 sys.path.insert(0, sys.argv[1])
 from testsupport import _holder, _leases, platform_shim
-store = _leases.FileStore(sys.argv[2], platform_shim.current(), time.time, os.getpid())
+store = _leases.FileStore(sys.argv[2], platform_shim.current(), time.time)
 until = time.time() + 600
 handles = [store.acquire(name, until, detached=True) for name in ('p1', 'p2')]
 if sys.argv[3] == 'yes':
@@ -356,6 +354,26 @@ if sys.argv[3] == 'yes':
 sys.stdout.write(json.dumps(['p1', 'p2']))
 sys.stdout.flush()
 os._exit(0)
+'''
+
+#: Holds the entries named in argv[3:] of the FileStore on argv[2] (or, for
+#: 'exclusive:NAME', flocks the file itself, as any program could) until stdin closes.
+_LOCK_CODE = '''
+import fcntl, os, sys, time
+sys.path.insert(0, sys.argv[1])
+from testsupport import _leases, platform_shim
+store = _leases.FileStore(sys.argv[2], platform_shim.current(), time.time)
+held = []
+for name in sys.argv[3:]:
+    if name.startswith('flock:'):
+        fd = os.open(os.path.join(sys.argv[2], name[6:] + '.lease'), os.O_RDONLY | os.O_CREAT)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        held.append(fd)
+    else:
+        held.append(store.acquire(name, time.time() + 60))
+sys.stdout.write('ready\\n')
+sys.stdout.flush()
+sys.stdin.read()
 '''
 
 
@@ -366,232 +384,191 @@ class FileStoreTest(unittest.TestCase):
         self.store = self.file_store()
 
     def file_store(self, **kwargs):
-        return _leases.FileStore(self.dir, PLATFORM, time.time, os.getpid(), **kwargs)
+        return _leases.FileStore(self.dir, PLATFORM, time.time, **kwargs)
 
     def path(self, name):
         return os.path.join(self.dir, name + '.lease')
 
-    def write(self, name, text, age=0):
+    def write(self, name, text):
         with open(self.path(name), 'wb') as f:
             f.write(text.encode('ascii') if not isinstance(text, bytes) else text)
-        if age:
-            then = time.time() - age
-            os.utime(self.path(name), (then, then))
-
-    def entry(self, pid=None, marker='-', expiry=None, kind='process'):
-        return '%s %s %s 0123456789abcdef %s\n' % (
-            os.getpid() if pid is None else pid, marker,
-            time.time() + 60 if expiry is None else expiry, kind)
 
     def judge_in_child(self, *names):
         """Judge and try to acquire *names* in a child; also checks 'control' is acquirable."""
         out = _run_python(self, _JUDGE_CODE, [self.dir] + list(names) + ['control'])
-        self.assertEqual(out.pop('control'), {'judge': 'free', 'acquired': True, 'ours': True})
+        self.assertEqual(out.pop('control'), {'judge': 'free', 'acquired': True})
         return out
 
+    def hold_in_child(self, *names):
+        """A child holding *names* (see _LOCK_CODE) until the returned process's stdin closes."""
+        child = subprocess.Popen([sys.executable, '-c', _LOCK_CODE, ROOT, self.dir]
+                                 + list(names), stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.addCleanup(child.wait)
+        self.addCleanup(child.stdout.close)
+        self.addCleanup(_quietly_close, child.stdin)
+        self.assertEqual(child.stdout.readline(), b'ready\n')
+        return child
+
     def test_acquire_held_renew_release(self):
+        before = fd_count()
         handle = self.store.acquire('b1', time.time() + 60)
         self.assertIsNotNone(handle)
+        self.assertEqual(fd_count(), before + 1)  # the locked entry
         self.assertEqual(stat.S_IMODE(os.lstat(self.path('b1')).st_mode), 0o600)
         self.assertTrue(self.store.held('b1'))
-        self.assertIsNone(self.store.acquire('b1', time.time() + 60))
+        self.assertEqual(self.store.judge('b1'), 'locked')
+        self.assertIsNone(self.store.acquire('b1', time.time() + 60))  # this process too
         self.assertTrue(self.store.renew(handle, time.time() + 120))
         self.store.release(handle)
-        self.assertFalse(os.path.exists(self.path('b1')))
+        self.assertEqual(fd_count(), before)
+        self.assertTrue(os.path.exists(self.path('b1')))  # entries are never removed
         self.assertFalse(self.store.held('b1'))
+        again = self.store.acquire('b1', time.time() + 60)
+        self.assertIsNotNone(again)
+        self.store.release(again)
+        self.store.release(again)  # twice: nothing
+        self.assertEqual(fd_count(), before)
 
-    def test_entry_expires_exactly_when_the_handle_does(self):
-        # The entry must never end before the handle's lease: '%.3f' rounded down.
-        expiry = 1e9 + 0.0004
-        handle = self.store.acquire('b2', expiry)
-        self.addCleanup(self.store.release, handle)
-        fields = _read(self.path('b2')).split()
-        self.assertGreaterEqual(float(fields[2]), handle.expiry)
+    def test_entry_content_is_never_consulted(self):
+        # Entries of earlier versions (pid, start time, expiry), a pid reused
+        # by a live process (ours), garbage: none of it holds a name; only a
+        # lock does.
+        texts = {
+            'oldformat': '%d - %r 0123456789abcdef process\n' % (os.getpid(), time.time() + 600),
+            'reusedpid': '%d 1 %r 0123456789abcdef detached\n' % (os.getppid(),
+                                                                 time.time() + 600),
+            'garbage': b'\x00\xff garbage \x80\n' * 3,
+            'notanumber': 'detached soon\n',
+            'distant': 'detached %r\n' % (time.time() + 1e9),
+            'nan': 'detached nan\n',
+            'expired': 'detached %r\n' % (time.time() - 1),
+            'big': 'x' * 100000,
+        }
+        for name, text in texts.items():
+            self.write(name, text)
+        out = self.judge_in_child(*sorted(texts))
+        self.assertEqual(out, dict((name, {'judge': 'free', 'acquired': True})
+                                   for name in texts))
 
-    def test_release_after_takeover_leaves_the_new_holder(self):
-        clock = [1000.0]
-        mine = _leases.FileStore(self.dir, PLATFORM, lambda: clock[0], os.getpid())
-        handle = mine.acquire('b3', 1010.0)
-        clock[0] = 1020.0
-        other = _leases.FileStore(self.dir, PLATFORM, lambda: clock[0], os.getpid())
-        newer = other.acquire('b3', 1080.0)
-        self.assertIsNotNone(newer)
-        self.assertFalse(mine.renew(handle, 1100.0))
-        mine.release(handle)
-        self.assertEqual(_read(self.path('b3')), newer.token)
+    def test_lease_of_a_killed_holder_is_free_at_once(self):
+        child = self.hold_in_child('b1', 'b2')
+        self.assertEqual([self.store.judge(n) for n in ('b1', 'b2', 'b3')],
+                         ['locked', 'locked', 'free'])
+        self.assertIsNone(self.store.acquire('b1', time.time() + 60))
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+        handles = [self.store.acquire(n, time.time() + 60) for n in ('b1', 'b2')]
+        self.assertNotIn(None, handles)
+        for handle in handles:
+            self.store.release(handle)
+
+    def test_entry_locked_forever_by_another_program_takes_only_its_name(self):
+        self.hold_in_child('flock:stuck')
+        self.assertEqual(self.judge_in_child('stuck'),
+                         {'stuck': {'judge': 'locked', 'acquired': False}})
 
     def test_fifo_entry_neither_hangs_nor_blocks_other_names(self):
         os.mkfifo(self.path('fifo'))
         self.assertEqual(self.judge_in_child('fifo'),
-                         {'fifo': {'judge': 'held', 'acquired': False, 'ours': False}})
+                         {'fifo': {'judge': 'odd', 'acquired': False}})
         self.assertTrue(stat.S_ISFIFO(os.lstat(self.path('fifo')).st_mode))
+
+    def test_socket_entry_takes_only_its_name(self):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.addCleanup(sock.close)
+        sock.bind(self.path('sock'))
+        self.assertEqual(self.judge_in_child('sock'),
+                         {'sock': {'judge': 'odd', 'acquired': False}})
 
     def test_symlink_to_dev_zero_is_not_followed(self):
         os.symlink('/dev/zero', self.path('zero'))
         self.assertEqual(self.judge_in_child('zero'),
-                         {'zero': {'judge': 'held', 'acquired': False, 'ours': False}})
+                         {'zero': {'judge': 'odd', 'acquired': False}})
         self.assertEqual(os.readlink(self.path('zero')), '/dev/zero')
 
     def test_symlink_to_a_file_is_not_followed(self):
-        # The target looks like an expired entry: following the link would
-        # judge it stale and overwrite the target.
         target = os.path.join(_temp_dir(self), 'target')
-        text = self.entry(expiry=1.0)
         with open(target, 'w') as f:
-            f.write(text)
+            f.write('keep me\n')
         os.symlink(target, self.path('link'))
         self.assertEqual(self.judge_in_child('link'),
-                         {'link': {'judge': 'held', 'acquired': False, 'ours': False}})
-        self.assertEqual(_read(target), text)
+                         {'link': {'judge': 'odd', 'acquired': False}})
+        self.assertEqual(_read(target), 'keep me\n')
 
     def test_dangling_symlink_is_not_followed(self):
         target = os.path.join(self.dir, 'elsewhere')
         os.symlink(target, self.path('dangling'))
         self.assertEqual(self.judge_in_child('dangling'),
-                         {'dangling': {'judge': 'held', 'acquired': False, 'ours': False}})
+                         {'dangling': {'judge': 'odd', 'acquired': False}})
         self.assertFalse(os.path.exists(target))
 
     def test_directory_entry_takes_only_its_name(self):
         os.mkdir(self.path('dir'))
         self.assertEqual(self.judge_in_child('dir'),
-                         {'dir': {'judge': 'held', 'acquired': False, 'ours': False}})
+                         {'dir': {'judge': 'odd', 'acquired': False}})
 
-    def test_huge_sparse_entry_is_not_read(self):
-        with open(self.path('huge'), 'wb') as f:
-            f.truncate(300 * 2 ** 20)  # sparse: no disk space used
-        # The child's address space is capped 128 MiB above its start: reading
-        # the entry whole would raise MemoryError there.
-        self.assertEqual(self.judge_in_child('huge'),
-                         {'huge': {'judge': 'held', 'acquired': False, 'ours': False}})
-
-    @unittest.skipIf(IS_ROOT, 'root reads mode-000 files: the entry would be readable')
+    @unittest.skipIf(IS_ROOT, 'root opens mode-000 files')
     def test_unreadable_entry_takes_only_its_name(self):
-        self.write('locked', self.entry(expiry=1.0), age=3600)
+        self.write('locked', '')
         os.chmod(self.path('locked'), 0)
         self.assertEqual(self.judge_in_child('locked'),
-                         {'locked': {'judge': 'held', 'acquired': False, 'ours': False}})
+                         {'locked': {'judge': 'odd', 'acquired': False}})
 
-    def test_corrupt_entries(self):
-        # pid <= 0, a pid beyond any pid_t, NaN and non-finite expiries, garbage:
-        # corrupt. Young (maybe being written): held; old: taken over.
-        bad = {
-            'pid0': self.entry(pid=0),
-            'pidneg': self.entry(pid=-1),
-            'pidhuge': self.entry(pid=2 ** 40),
-            'nan': self.entry(expiry='nan'),
-            'inf': self.entry(expiry='inf'),
-            'e400': self.entry(expiry='1e400'),
-            'distant': self.entry(expiry=time.time() + 1e9, kind='detached'),
-            'garbage': b'\x00\xff garbage \x80\n' * 3,
-            'empty': b'',
-        }
-        for name, text in sorted(bad.items()):
-            self.write(name, text)
-            self.write(name + 'old', text, age=3600)
-        out = self.judge_in_child(*sorted(n + s for n in bad for s in ('', 'old')))
-        for name in bad:
-            self.assertEqual(out[name], {'judge': 'held', 'acquired': False, 'ours': False},
-                             name)
-            self.assertEqual(out[name + 'old'],
-                             {'judge': 'stale', 'acquired': True, 'ours': True}, name)
+    def test_odd_entries_cost_no_descriptor(self):
+        os.mkfifo(self.path('fifo'))
+        os.mkdir(self.path('dir'))
+        os.symlink('/dev/zero', self.path('zero'))
+        before = fd_count()
+        for name in ('fifo', 'dir', 'zero'):
+            self.assertIsNone(self.store.acquire(name, time.time() + 60))
+            self.assertTrue(self.store.held(name))
+            self.assertIsNone(self.store.acquire(name, time.time() + 60, detached=True))
+            self.assertFalse(self.store.release_detached(name))
+        self.assertEqual(fd_count(), before)
 
-    def test_dead_owner_and_expiry(self):
-        dead = subprocess.Popen([sys.executable, '-c', 'pass'])
-        dead.wait()
-        self.write('dead', self.entry(pid=dead.pid))
-        self.write('expired', self.entry(expiry=time.time() - 1))
-        self.write('detached', self.entry(pid=dead.pid, kind='detached'))
-        self.write('live', self.entry())
-        self.assertEqual(self.store.judge('dead')[0], 'stale')
-        self.assertEqual(self.store.judge('expired')[0], 'stale')
-        self.assertEqual(self.store.judge('detached')[0], 'held')  # outlives its process
-        self.assertEqual(self.store.judge('live')[0], 'held')
-
-    def reused_pid_store(self, kill=None):
-        """A live process, and a FileStore judging liveness through *kill*."""
-        child = subprocess.Popen([sys.executable, '-c', 'import sys; sys.stdin.read()'],
-                                 stdin=subprocess.PIPE)
-        self.addCleanup(child.wait)
-        self.addCleanup(child.stdin.close)
-        marker = _system.process_start_marker(PLATFORM, child.pid)
-        if marker is None:
-            self.skipTest('requires process start times (Linux /proc)')
-        store = self.file_store(alive=lambda pid, m: _system.process_alive(
-            PLATFORM, pid, m, kill=kill))
-        return child.pid, marker, store
-
-    def test_reused_pid_is_stale_at_once(self):
-        pid, marker, store = self.reused_pid_store()
-        self.write('same', self.entry(pid=pid, marker=marker))
-        self.write('reused', self.entry(pid=pid, marker=str(int(marker) - 1)))
-        self.assertEqual(store.judge('same')[0], 'held')
-        self.assertEqual(store.judge('reused')[0], 'stale')
-        self.assertIsNotNone(store.acquire('reused', time.time() + 60))
-
-    def test_reused_pid_of_another_user_is_stale_at_once(self):
-        # kill() gives EPERM for another user's process: the start time still tells.
-        def eperm(pid, sig):
-            raise OSError(errno.EPERM, 'Operation not permitted')
-        pid, marker, store = self.reused_pid_store(kill=eperm)
-        self.write('same', self.entry(pid=pid, marker=marker))
-        self.write('reused', self.entry(pid=pid, marker=str(int(marker) + 1)))
-        self.assertEqual(store.judge('same')[0], 'held')
-        self.assertEqual(store.judge('reused')[0], 'stale')
-
-    def test_symlinked_lock_is_not_followed_and_takeovers_fail_safe(self):
-        target = os.path.join(_temp_dir(self), 'target')
-        with open(target, 'w') as f:
-            f.write('keep me\n')
-        os.symlink(target, os.path.join(self.dir, '.lock'))
-        self.write('expired', self.entry(expiry=1.0))
-        self.assertEqual(self.store.judge('expired')[0], 'stale')
-        self.assertIsNone(self.store.acquire('expired', time.time() + 60))  # no lock: no takeover
-        self.assertEqual(_read(target), 'keep me\n')
-        handle = self.store.acquire('fresh', time.time() + 60)  # O_EXCL needs no lock
-        self.assertIsNotNone(handle)
-        os.remove(target)  # dangling now: opening it must not create the target
-        self.store.release(handle)
-        self.assertFalse(os.path.exists(target))
-        self.assertTrue(os.path.islink(os.path.join(self.dir, '.lock')))
-
-    def test_old_temporary_files_are_removed_when_a_store_opens(self):
-        self.write('old', 'x')
-        os.rename(self.path('old'), os.path.join(self.dir, 'b1.lease.1234.tmp'))
-        then = time.time() - 3600
-        os.utime(os.path.join(self.dir, 'b1.lease.1234.tmp'), (then, then))
-        with open(os.path.join(self.dir, 'b2.lease.5678.tmp'), 'w'):
-            pass  # young: maybe being written right now
-        self.file_store()
-        self.assertEqual(sorted(os.listdir(self.dir)), ['b2.lease.5678.tmp'])
-
-    def test_detached_entries_of_a_process_killed_before_hold_are_stale(self):
+    def test_detached_entries_of_a_process_killed_before_hold_are_free(self):
         # The port command killed between leasing and handing its ports on
-        # must leave nothing held; once handed on, they outlive it.
+        # leaves nothing held; once handed on, they outlive it.
         out = _run_python(self, _DETACH_CODE, [self.dir, 'no'])
-        self.assertEqual([self.store.judge(name)[0] for name in out], ['stale', 'stale'])
+        self.assertEqual([self.store.judge(name) for name in out], ['free', 'free'])
         out = _run_python(self, _DETACH_CODE, [self.dir, 'yes'])
-        self.assertEqual([self.store.judge(name)[0] for name in out], ['held', 'held'])
+        self.assertEqual([self.store.judge(name) for name in out], ['detached', 'detached'])
+        self.assertIsNone(self.store.acquire(out[0], time.time() + 60))
         self.assertTrue(self.store.release_detached(out[0]))
-        self.assertEqual(self.store.judge(out[0])[0], 'free')
+        self.assertFalse(self.store.release_detached(out[0]))  # once
+        self.assertEqual(self.store.judge(out[0]), 'free')
+        self.assertEqual(self.store.judge(out[1]), 'detached')
 
-    def test_failed_write_leaves_no_entry(self):
-        # A full disk (here: RLIMIT_FSIZE 0, EFBIG) must not leave an empty
-        # entry that takes the name out.
-        code = '''
-import json, os, resource, signal, sys, time
-sys.path.insert(0, sys.argv[1])
-from testsupport import _leases, platform_shim
-signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-resource.setrlimit(resource.RLIMIT_FSIZE, (0, resource.RLIM_INFINITY))
-store = _leases.FileStore(sys.argv[2], platform_shim.current(), time.time, os.getpid())
-try:
-    store.acquire('b1', time.time() + 60)
-    out = 'returned'
-except EnvironmentError as exc:
-    out = exc.errno
-print(json.dumps([out, os.listdir(sys.argv[2])]))
-'''
-        self.assertEqual(_run_python(self, code, [self.dir]), [errno.EFBIG, []])
+    def test_release_detached_leaves_a_live_holder_alone(self):
+        handle = self.store.acquire('p1', time.time() + 60, detached=True)
+        self.addCleanup(self.store.release, handle)
+        self.assertFalse(self.file_store().release_detached('p1'))
+        self.assertTrue(self.store.held('p1'))
+
+    def test_removed_entry_is_a_lost_lease(self):
+        handle = self.store.acquire('p1', time.time() + 60, detached=True)
+        self.addCleanup(self.store.release, handle)
+        os.remove(self.path('p1'))
+        self.assertFalse(self.store.renew(handle, time.time() + 120))
+        with self.assertRaises(OSError) as cm:
+            self.store.detach([handle], time.time() + 60)
+        self.assertIn('a lease entry in %s was lost before it could be handed on'
+                      % self.dir, str(cm.exception))
+
+    def test_forget_closes_this_copy_only(self):
+        handle = self.store.acquire('p1', time.time() + 60)
+        copy = os.dup(handle.fd)  # as a forked child or the holder would have
+        self.store.forget(handle)
+        self.assertTrue(self.store.held('p1'))
+        os.close(copy)
+        self.assertFalse(self.store.held('p1'))
+
+
+def _quietly_close(stream):
+    try:
+        stream.close()
+    except (IOError, OSError):
+        pass
 
 
 class MemoryStoreTest(unittest.TestCase):
@@ -623,14 +600,77 @@ class OpenStoreTest(unittest.TestCase):
         self.default = os.path.join(self.parent, 'testsupport-%s' % _system.user_id())
         self.home = _temp_dir(self)
         self.environ = {'HOME': self.home, _leases.BACKEND_ENV_VAR: 'files'}
+        # A squatted shared directory: these tests are about the per-user one.
+        self.shared = os.path.join(self.parent, _leases.SHARED_DIR_NAME)
+        with open(self.shared, 'w'):
+            pass
+        _leases._warned.clear()
+        self.addCleanup(_leases._warned.clear)
 
-    def open(self, private=False, directory=None):
+    def open(self, private=False, directory=None, shared_warnings=False):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter('always')
             store = _leases.open_store(self.environ, PLATFORM, directory or self.default,
                                        private, time.time, os.getpid(),
                                        _system.user_id(), self.parent)
-        return store, [w for w in caught if issubclass(w.category, allocator.PortRegistryWarning)]
+        return store, [w for w in caught if issubclass(w.category, allocator.PortRegistryWarning)
+                       and (shared_warnings or 'shared port registry' not in str(w.message))]
+
+    def test_safe_shared_directory_is_made_and_used(self):
+        os.remove(self.shared)
+        store, caught = self.open()
+        self.assertEqual((store.kind, store.directory, store.scope, caught),
+                         ('files', self.shared, 'all users', []))
+        info = os.lstat(self.shared)
+        self.assertEqual(stat.S_IMODE(info.st_mode), 0o1777)
+        self.assertEqual(os.listdir(self.parent), [_leases.SHARED_DIR_NAME])  # no staging left
+        again, caught = self.open()
+        self.assertEqual((again.directory, caught), (self.shared, []))
+
+    def test_unsafe_shared_directory_falls_back_per_user_and_says_why(self):
+        os.remove(self.shared)
+        for make, why in ((lambda: os.mkdir(self.shared, 0o755),
+                           'is not world-writable with the sticky bit (mode 0755'),
+                          (lambda: os.symlink(self.home, self.shared), 'is a symbolic link'),
+                          (lambda: os.mkfifo(self.shared), 'is not a directory')):
+            make()
+            _leases._warned.clear()
+            store, caught = self.open(shared_warnings=True)
+            self.assertEqual(store.directory, self.default)
+            self.assertTrue(store.scope.startswith('this user (%r %s' % (self.shared, why)),
+                            store.scope)
+            self.assertEqual(len(caught), 1, [str(w.message) for w in caught])
+            self.assertIn('the shared port registry %r %s' % (self.shared, why),
+                          str(caught[0].message))
+            self.assertIn('leases are kept apart only among processes of this user',
+                          str(caught[0].message))
+            if os.path.isdir(self.shared) and not os.path.islink(self.shared):
+                os.rmdir(self.shared)
+            else:
+                os.remove(self.shared)
+
+    def test_shared_directory_in_a_parent_others_can_write_is_refused(self):
+        os.remove(self.shared)
+        os.chmod(self.parent, 0o777)
+        store, caught = self.open(shared_warnings=True)
+        self.assertEqual(store.directory, self.default)
+        self.assertIn('is in a directory others can write without the sticky bit (mode 0777)',
+                      store.scope)
+
+    def test_windows_keeps_leases_per_user_without_a_warning(self):
+        self.assertEqual(_system.shared_dir_problem(platform_shim.WINDOWS, self.parent),
+                         'this system has no sticky directories')
+
+    def test_private_registry_that_is_a_safe_shared_directory_is_shared(self):
+        shared = os.path.join(self.home, 'ports')
+        os.mkdir(shared)
+        os.chmod(shared, 0o1777)
+        store, caught = self.open(private=True, directory=shared)
+        self.assertEqual((store.directory, store.scope, caught), (shared, 'all users', []))
+        private = os.path.join(self.home, 'mine')
+        store, caught = self.open(private=True, directory=private)
+        self.assertEqual((store.directory, caught), (private, []))
+        self.assertEqual(store.scope, 'this user (TESTSUPPORT_PORT_REGISTRY is private)')
 
     def fallback(self):
         return _system.fallback_registry_dir(PLATFORM, self.environ,
@@ -746,7 +786,9 @@ class OpenStoreTest(unittest.TestCase):
 class FailingLock(object):
     """A lock module (fcntl's shape) whose flock() fails, as on a filesystem without locks."""
 
+    LOCK_SH = 1
     LOCK_EX = 2
+    LOCK_NB = 4
     LOCK_UN = 8
 
     def flock(self, fd, operation):
@@ -783,72 +825,54 @@ class FileStoreErrorsTest(unittest.TestCase):
         self.dir = _temp_dir(self)
 
     def store(self, **kwargs):
-        return _leases.FileStore(self.dir, PLATFORM, time.time, os.getpid(), **kwargs)
+        return _leases.FileStore(self.dir, PLATFORM, time.time, **kwargs)
 
     def path(self, name):
         return os.path.join(self.dir, name + '.lease')
 
     def test_missing_directory_opens_and_is_described(self):
         missing = os.path.join(self.dir, 'not-yet')
-        store = _leases.FileStore(missing, PLATFORM, time.time, os.getpid())
-        self.assertEqual(store.describe(), 'files (%s)' % missing)
+        store = _leases.FileStore(missing, PLATFORM, time.time)
+        self.assertEqual(store.describe(), 'files (%s; leases apart from this user)' % missing)
         with self.assertRaises(EnvironmentError) as cm:
-            store.acquire('b1', time.time() + 60)  # not EEXIST: propagates
+            store.acquire('b1', time.time() + 60)  # not an odd entry: propagates
         self.assertEqual(cm.exception.errno, errno.ENOENT)
-
-    def test_start_marker_is_written_into_the_entry(self):
-        handle = self.store(start_marker='4242').acquire('b1', time.time() + 60)
-        self.assertEqual(_read(self.path('b1')).split()[:2], [str(os.getpid()), '4242'])
-        self.assertEqual(handle.token, _read(self.path('b1')))
-
-    def test_renew_to_an_earlier_expiry_keeps_the_entry(self):
-        store = self.store()
-        handle = store.acquire('b1', time.time() + 60)
-        before = _read(self.path('b1'))
-        self.assertTrue(store.renew(handle, time.time() + 30))
-        self.assertEqual(_read(self.path('b1')), before)
-
-    def test_pid_that_is_not_a_number_is_corrupt(self):
-        store = self.store()
-        with open(self.path('young'), 'w') as f:
-            f.write('abc - %r 0123456789abcdef process\n' % (time.time() + 60))
-        self.assertEqual(store.judge('young')[0], 'held')  # maybe being written
-        os.utime(self.path('young'), (1.0, 1.0))
-        self.assertEqual(store.judge('young')[0], 'stale')
-
-    @unittest.skipUnless(hasattr(os, 'symlink'), 'requires symbolic links')
-    def test_entry_replaced_by_a_link_during_takeover_is_not_followed(self):
-        target = os.path.join(_temp_dir(self), 'target')
-        with open(target, 'w') as f:
-            f.write('keep me\n')
-        path = self.path('b1')
-        with open(path, 'w') as f:
-            f.write('%d - 1.0 0123456789abcdef process\n' % os.getpid())  # expired
-        calls = []
-
-        def clock():
-            # judge() reads the clock after reading the entry: at the second
-            # judge (under the lock), another process swaps in a symlink.
-            calls.append(1)
-            if len(calls) == 2:
-                os.remove(path)
-                os.symlink(target, path)
-            return time.time()
-        store = _leases.FileStore(self.dir, PLATFORM, clock, os.getpid())
-        del calls[:]
-        self.assertIsNone(store.acquire('b1', time.time() + 60))
-        self.assertEqual(_read(target), 'keep me\n')
-        self.assertTrue(os.path.islink(path))
+        self.assertFalse(store.held('b1'))
 
     def test_failing_lock_closes_its_descriptor_and_propagates(self):
         store = self.store(lock_module=FailingLock())
-        handle = store.acquire('b1', time.time() + 60)  # O_EXCL: no lock needed
         before = fd_count()
         with self.assertRaises(EnvironmentError) as cm:
-            store.release(handle)
+            store.acquire('b1', time.time() + 60)
         self.assertEqual(cm.exception.errno, errno.ENOLCK)
         self.assertEqual(fd_count(), before)
-        self.assertTrue(store.held('b1'))
+        self.assertTrue(store.held('b1'))  # cannot tell: assumed held
+
+    def test_shared_entries_are_created_readable_by_all_whatever_the_umask(self):
+        old = os.umask(0o077)
+        self.addCleanup(os.umask, old)
+        store = self.store(mode=0o644, scope='all users')
+        handle = store.acquire('b1', time.time() + 60)
+        self.addCleanup(store.release, handle)
+        self.assertEqual(stat.S_IMODE(os.lstat(self.path('b1')).st_mode), 0o644)
+        self.assertIn('leases apart from all users', store.describe())
+
+    @skip_unless_root
+    def test_entry_of_another_user_is_locked_but_never_written(self):
+        with open(self.path('p1'), 'w') as f:
+            f.write('detached %r\n' % (time.time() + 600))
+        os.chown(self.path('p1'), 54321, 54321)
+        os.chmod(self.path('p1'), 0o644)
+        store = self.store()
+        self.assertEqual(store.judge('p1'), 'detached')  # another user's port command
+        self.assertFalse(store.release_detached('p1'))
+        with open(self.path('p2'), 'w'):
+            pass
+        os.chown(self.path('p2'), 54321, 54321)
+        handle = store.acquire('p2', time.time() + 60)  # read-only: fine to lock
+        self.assertIsNotNone(handle)
+        store.release(handle)
+        self.assertIsNone(store.acquire('p2', time.time() + 60, detached=True))
 
 
 class OpenStoreFallbackTest(unittest.TestCase):
@@ -879,11 +903,13 @@ class OpenStoreFallbackTest(unittest.TestCase):
         with open(blocker, 'w'):
             pass
         directory = os.path.join(blocker, 'registry')  # under a regular file: ENOTDIR
+        os.symlink(blocker, os.path.join(self.base, _leases.SHARED_DIR_NAME))
         store, caught = self.open({_leases.BACKEND_ENV_VAR: 'files'}, PLATFORM,
                                   directory, False)  # no HOME: no fallback directory
         self.assertEqual(store.kind, 'memory')
-        self.assertEqual(len(caught), 1, caught)
-        self.assertIn('%r cannot be created or inspected (' % directory, caught[0])
+        self.assertEqual(len(caught), 2, caught)
+        self.assertIn('the shared port registry', caught[0])
+        self.assertIn('%r cannot be created or inspected (' % directory, caught[1])
 
     def test_no_registry_is_the_shared_kernel_namespace(self):
         self.assertEqual(_leases.namespace_of(''), '')
@@ -896,8 +922,8 @@ _STRESS_CODE = '''
 import json, os, random, sys, time
 sys.path.insert(0, sys.argv[1])
 from testsupport import _leases, platform_shim
-store = _leases.FileStore(sys.argv[2], platform_shim.current(), time.time, os.getpid())
-end = float(sys.argv[3])
+store = _leases.FileStore(sys.argv[2], platform_shim.current(), time.time)
+end = max(float(sys.argv[3]), time.time() + 1.0)  # a slow start (PyPy) still takes names
 holds = []
 while time.time() < end:
     name = random.choice(('a', 'b', 'c'))
@@ -905,18 +931,13 @@ while time.time() < end:
     if handle is None:
         continue
     start = time.time()
-    if random.random() < 0.3:  # left to expire: the next holder takes it over
-        stop = handle.expiry
-    else:
-        stop = min(time.time(), handle.expiry)
-        store.release(handle)
-    if start < stop:  # else it expired before this process knew it had it
-        holds.append((name, start, stop))
+    if random.random() < 0.5:
+        time.sleep(0.001)
+    stop = time.time()
+    store.release(handle)
+    holds.append((name, start, stop))
 sys.stdout.write(json.dumps(holds) + '\\n')
 sys.stdout.flush()
-# A lease left to expire is this process's only while it lives (its entry is
-# stale once it exits): stay alive until every process has stopped acquiring,
-# so that each recorded lease really lasted until its expiry.
 sys.stdin.read()
 '''
 
@@ -953,6 +974,94 @@ class FileStoreProcessesTest(unittest.TestCase):
             for (start1, stop1), (start2, stop2) in zip(spans, spans[1:]):
                 self.assertLessEqual(stop1, start2, 'two holders of %r at once: [%r, %r] and '
                                      '[%r, %r]' % (name, start1, stop1, start2, stop2))
+
+
+class FileStoreAcrossUsersTest(unittest.TestCase):
+    """Real processes of two users on one shared directory (TMPDIR private to the test)."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix='tsu-users-')
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        os.chmod(self.tmp, 0o1777)  # a temporary directory every user can use, as /tmp
+
+    def environ(self):
+        env = dict(os.environ, TMPDIR=self.tmp, TESTSUPPORT_PORT_BACKEND='files',
+                   TESTSUPPORT_PORT_RANGE='%d-%d' % _range(32))
+        env.pop('TESTSUPPORT_PORT_REGISTRY', None)
+        return env
+
+    @skip_unless_root
+    def test_two_users_never_hold_the_same_port(self):
+        users = [_make_user(self), _make_user(self)]
+        env = self.environ()
+        for name in ('hashlib', 'random', 'tempfile'):  # the users cannot read root's install
+            __import__(name)
+        old = dict(os.environ)
+        self.addCleanup(os.environ.update, old)
+        self.addCleanup(os.environ.clear)
+        os.environ.update(env)
+
+        def reserve():
+            from testsupport import _allocator
+            _allocator._state.clear()  # the child's own allocator, as the new user
+            import tempfile as tf
+            tf.tempdir = None
+            return ' '.join(str(allocator.reserve_port()) for _ in range(8)).encode('ascii')
+        for _round in range(3):
+            holders = [_fork_as(self, uid, gid, reserve) for uid, gid in users]
+            ports = [set(int(p) for p in out.split()) for _pid, out in holders]
+            self.assertEqual([len(p) for p in ports], [8, 8])  # both hold theirs meanwhile
+            self.assertEqual(ports[0] & ports[1], set())
+            for pid, _out in holders:
+                _reap(pid)
+        shared = os.path.join(self.tmp, _leases.SHARED_DIR_NAME)
+        self.assertEqual(stat.S_IMODE(os.lstat(shared).st_mode), 0o1777)
+        owners = set(os.lstat(os.path.join(shared, n)).st_uid for n in os.listdir(shared))
+        self.assertEqual(owners - set(uid for uid, _gid in users), set())
+
+    def test_killed_mid_claim_holders_are_reclaimed_at_once(self):
+        # Holders of every name of a range, SIGKILLed mid-claim and after it:
+        # the next process takes every name at once, no waiting.
+        directory = _temp_dir(self)
+        names = ['b%d' % i for i in range(32)] + ['p%d' % p for p in range(20000, 21024)]
+        code = ('import os, sys, time\n'
+                'sys.path.insert(0, sys.argv[1])\n'
+                'from testsupport import _leases, platform_shim\n'
+                'store = _leases.FileStore(sys.argv[2], platform_shim.current(), time.time)\n'
+                'handles = []\n'
+                'for i, name in enumerate(sys.argv[3:]):\n'
+                '    handles.append(store.acquire(name, time.time() + 60))\n'
+                '    if i == 100 or i == len(sys.argv) - 4:\n'
+                '        sys.stdout.write("%d\\n" % i)\n'
+                '        sys.stdout.flush()\n'
+                'sys.stdin.read()\n')
+        for mid_claim in (True, False):
+            child = subprocess.Popen([sys.executable, '-c', code, ROOT, directory] + names,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+            self.addCleanup(child.stdout.close)
+            self.addCleanup(_quietly_close, child.stdin)
+            self.assertEqual(child.stdout.readline(), b'100\n')
+            if not mid_claim:
+                self.assertEqual(child.stdout.readline(), b'%d\n' % (len(names) - 1))
+                self.assertTrue(all(self.held(directory, names)))
+            os.kill(child.pid, signal.SIGKILL)
+            child.wait()
+            store = _leases.FileStore(directory, PLATFORM, time.time)
+            handles = [store.acquire(name, time.time() + 60) for name in names]
+            for handle in handles:
+                if handle is not None:
+                    store.release(handle)
+            self.assertEqual([n for n, h in zip(names, handles) if h is None], [])
+
+    def held(self, directory, names):
+        store = _leases.FileStore(directory, PLATFORM, time.time)
+        return [store.held(name) for name in names]
+
+
+def _range(blocks):
+    """A random range of *blocks* aligned 32-port blocks below the ephemeral ports."""
+    start = random.randrange(1024 // 32 + 1, 28000 // 32 - blocks) * 32
+    return start, start + blocks * 32 - 1
 
 
 if __name__ == '__main__':

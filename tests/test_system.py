@@ -324,30 +324,58 @@ class PeerAndProcessTest(unittest.TestCase):
         self.assertEqual(kernel32.closed, [7])
 
 
-class WindowsRegistryTest(unittest.TestCase):
-    """The allocator's registry as a Windows process runs it (fake msvcrt and liveness)."""
+class LockingMsvcrt(object):
+    """msvcrt.locking() as Windows does it: byte locks per open handle, conflicting
+    with every other handle of the file (this process's included)."""
 
-    def test_claim_take_over_and_release(self):
+    LK_UNLCK, LK_LOCK, LK_NBLCK = 0, 1, 2
+
+    def __init__(self):
+        self.owners = {}  # (dev, inode, offset) -> fd
+        self.calls = []
+
+    def locking(self, fd, mode, nbytes):
+        info = os.fstat(fd)
+        key = (info.st_dev, info.st_ino, os.lseek(fd, 0, 1))
+        self.calls.append((mode, nbytes, key[2]))
+        if mode == self.LK_UNLCK:
+            if self.owners.get(key) != fd:
+                raise IOError(errno.EACCES, 'Permission denied')
+            del self.owners[key]
+        elif self.owners.setdefault(key, fd) != fd:
+            raise IOError(errno.EACCES, 'Permission denied')
+
+
+class WindowsRegistryTest(unittest.TestCase):
+    """The file store as a Windows process runs it (msvcrt byte locks, no shared directory)."""
+
+    def test_claim_refuse_release_and_detach(self):
         directory = tempfile.mkdtemp(prefix='tsu-win-')
         self.addCleanup(shutil.rmtree, directory, True)
-        clock = lambda: 1000.0  # noqa: E731
-        msvcrt = FakeMsvcrt()
-        alive = {}
-        owner = _leases.FileStore(directory, platform_shim.WINDOWS, clock, 4242,
-                                  alive=lambda pid, marker: alive[pid],
-                                  start_marker=None, lock_module=msvcrt)
-        other = _leases.FileStore(directory, platform_shim.WINDOWS, clock, 4343,
-                                  alive=lambda pid, marker: alive[pid],
-                                  start_marker=None, lock_module=msvcrt)
+        msvcrt = LockingMsvcrt()
+        now = [1000.0]
+        owner = _leases.FileStore(directory, WINDOWS, lambda: now[0], lock_module=msvcrt)
+        other = _leases.FileStore(directory, WINDOWS, lambda: now[0], lock_module=msvcrt)
         handle = owner.acquire('b700', 2000.0)
-        self.assertTrue(handle.token.startswith('4242 - 2000.0 '))
-        alive[4242] = True
+        self.assertIsNotNone(handle)
+        self.assertEqual(other.judge('b700'), 'locked')
         self.assertIsNone(other.acquire('b700', 2000.0))
-        alive[4242], alive[4343] = False, True
-        self.assertIsNotNone(other.acquire('b700', 2000.0))
-        self.assertFalse(owner.renew(handle, 3000.0))
-        self.assertIn((FakeMsvcrt.LK_LOCK, 1), msvcrt.calls)
-        self.assertEqual(sorted(os.listdir(directory)), ['.lock', 'b700.lease'])
+        owner.release(handle)
+        self.assertEqual(msvcrt.owners, {})
+        taken = other.acquire('b700', 2000.0)
+        self.assertIsNotNone(taken)
+        other.release(taken)
+        self.assertTrue(all(call[1:] == (1, 0) for call in msvcrt.calls))  # byte 0 only
+        port = owner.acquire('p7000', 1600.0, detached=True)
+        owner.detach([port], 1600.0)
+        owner.forget(port)
+        del msvcrt.owners[list(msvcrt.owners)[0]]  # closing the handle drops its lock
+        self.assertEqual(other.judge('p7000'), 'detached')
+        now[0] = 1601.0
+        self.assertEqual(other.judge('p7000'), 'free')
+        self.assertEqual(sorted(os.listdir(directory)), ['b700.lease', 'p7000.lease'])
+        self.assertEqual(_system.shared_dir_problem(WINDOWS, directory),
+                         'this system has no sticky directories')
 
 
 if __name__ == '__main__':

@@ -37,6 +37,8 @@ def describe(environ=None):
     return [('port_strategy', strategy),
             ('port_range', 'kernel' if port_range is None else list(port_range)),
             ('port_store', allocator.store.describe()),
+            # The kernel store's names are exclusive across the network namespace.
+            ('port_scope', getattr(allocator.store, 'scope', 'all users')),
             ('port_unit', allocator.unit),
             ('port_lease_seconds', allocator.lease_seconds)]
 

@@ -26,9 +26,10 @@ interface that the allocator's policy uses:
 ``forget(handle)``
     drop this process's copy of *handle* without releasing the name (after a
     fork, or once the lease was handed on).
-``describe()``, ``kind``, ``shared``, ``names_cost_descriptors``
-    what the store is, whether other processes see its leases, and whether
-    each held name costs a file descriptor (so the allocator bounds them).
+``describe()``, ``kind``, ``shared``, ``names_cost_descriptors``, ``scope``
+    what the store is, whether other processes see its leases, whether
+    each held name costs a file descriptor (so the allocator bounds them),
+    and whose leases it keeps apart (``info``'s ``port_scope``).
 
 :class:`KernelStore` (Linux) holds each name as an abstract-namespace AF_UNIX
 socket bound to ``\\0testsupport/1/<namespace>/<name>``. Such a name is
@@ -39,9 +40,12 @@ liveness check, nothing to corrupt or clean up. Each held name costs one file
 descriptor, which the allocator keeps bounded.
 
 :class:`FileStore` (macOS, the BSDs, Windows, Linux without the abstract
-namespace) keeps ``<name>.lease`` files in a private per-user directory.
-Every entry is judged alone; reads are bounded and never follow links or
-block; takeovers happen under a lock file.
+namespace) holds each name as a lock on the file ``<name>.lease``, kept by
+the holding process and freed by the kernel the instant it dies. The files
+live in ``<tmp>/testsupport-ports`` (a sticky, world-writable directory every
+user shares) where that is safe, so that leases hold across users; else in
+a per-user directory (Windows; a squatted shared directory), which ``info``
+reports as the store's scope. A hostile entry takes only its own name out.
 
 :class:`MemoryStore` holds names for this process only: the last resort.
 """
@@ -60,6 +64,7 @@ __all__ = [
     'KernelStore',
     'MemoryStore',
     'PortRegistryWarning',
+    'SHARED_DIR_NAME',
     'kernel_names_work',
     'namespace_of',
     'open_store',
@@ -71,19 +76,14 @@ _BACKENDS = ('kernel', 'files', 'memory')
 
 #: Abstract names start with this; the digit is the protocol version.
 _KERNEL_PREFIX = 'testsupport/1/'
-#: A registry entry is a line of about 60 bytes; anything larger is not ours.
+#: A detached entry's line is about 30 bytes; more than this is not ours.
 _ENTRY_LIMIT = 256
-#: A corrupt entry younger than this may be one being written: leave it.
-_CORRUPT_GRACE_SECONDS = 10.0
 _SUFFIX = '.lease'
-_LOCK_NAME = '.lock'
-_KINDS = ('process', 'detached')
-#: No system has larger process ids (pid_t is 32 bits); a larger one is corrupt,
-#: and os.kill() would raise OverflowError on it.
-_MAX_PID = 2 ** 31 - 1
-#: No lease runs longer than a day (plus a block's extra lease time): an entry
-#: expiring further ahead than this is corrupt, not a lease that never ends.
+#: A detached lease expiring further ahead than this (a day and the block's
+#: extra lease time, with room) is garbage, not a lease that never ends.
 _MAX_AHEAD_SECONDS = 7 * 86400.0
+#: The directory under the temporary directory that every user's processes share.
+SHARED_DIR_NAME = 'testsupport-ports'
 
 
 class PortRegistryWarning(RuntimeWarning):
@@ -220,215 +220,196 @@ def kernel_names_work(platform):
 # -- files -------------------------------------------------------------------------
 
 class _FileHandle(object):
-    __slots__ = ('name', 'token', 'expiry')
+    __slots__ = ('name', 'fd', 'expiry')
 
-    def __init__(self, name, token, expiry):
-        self.name, self.token, self.expiry = name, token, expiry
+    def __init__(self, name, fd, expiry):
+        self.name, self.fd, self.expiry = name, fd, expiry
 
 
 class FileStore(object):
-    """Lease names as ``<name>.lease`` files in a private directory (see the module docstring).
+    """Lease names as locked ``<name>.lease`` files in a directory (see the module docstring).
 
-    An entry holds ``pid start-marker expiry nonce kind``. Creating one
-    (``O_EXCL``, no link followed) needs no lock; taking over a stale one, or
-    renewing or removing ours, happens under the exclusive lock on
-    ``<directory>/.lock`` after reading it again. An entry that cannot be read
-    or is not a small regular file is *held*: it takes only its own name out
-    of the candidates. Corrupt entries (bad numbers, pid <= 0, NaN, infinite or
-    absurdly distant expiry) are stale once older than a grace time.
+    A name is held exactly while some process holds the lock on its entry
+    (``flock`` on POSIX, ``msvcrt.locking`` of the first byte on Windows,
+    chosen by ``platform.file_locking``): the holder keeps the entry open
+    and locked, and the kernel drops the lock the instant the holder dies,
+    SIGKILL included. No pid, start time or expiry is written or read to
+    decide who is alive; an entry's content is never consulted except for
+    one line, ``detached <expiry>``, that :meth:`detach` writes for the
+    ``port`` command's leases, which outlive their process until that time.
+
+    Entries are opened read-only for locking (entries another user created
+    work too), without following links or blocking; anything but a regular
+    file (a link, FIFO, socket, directory), an entry that cannot be opened,
+    or one kept locked forever takes only its own name out. Entries are
+    never removed: removing a file someone may be about to lock would let two
+    processes lock two different files of one name. Their number is bounded
+    by the names: one per block and per single port leased, at most about
+    67,000 empty files.
+
+    *scope* says who the leases are kept apart from (``'all users'`` in a
+    shared sticky directory, else ``'this user (why)'``); *mode* is the mode
+    of new entries (0644 where other users must open them).
     """
 
     kind = 'files'
     shared = True
-    names_cost_descriptors = False
+    names_cost_descriptors = True
 
-    def __init__(self, directory, platform, clock, pid, alive=None, start_marker=None,
-                 lock_module=None):
+    def __init__(self, directory, platform, clock, lock_module=None, scope='this user',
+                 mode=0o600):
         self.directory = directory
+        self.scope = scope
         self._platform = platform
         self._clock = clock
-        self._pid = pid
-        self._alive = alive or (lambda pid, marker: _system.process_alive(
-            platform, pid, marker))
-        if start_marker is None:
-            start_marker = _system.process_start_marker(platform, pid)
-        self._marker = start_marker or '-'
         self._lock_module = lock_module
-        self._remove_leftovers()
+        self._mode = mode
 
     def describe(self):
-        return 'files (%s)' % self.directory
+        return 'files (%s; leases apart from %s)' % (self.directory, self.scope)
 
     def _path(self, name):
         return os.path.join(self.directory, name + _SUFFIX)
 
-    def _content(self, expiry, detached):
-        import random
-        # repr(): the exact expiry; '%.3f' could round it down, ending the entry
-        # before the handle's lease.
-        return ('%d %s %r %016x %s\n' % (self._pid, self._marker, float(expiry),
-                                         random.getrandbits(64),
-                                         'detached' if detached else 'process'))
+    def _open(self, name, create, write=False):
+        """``fd`` of the entry of *name*; None if it is odd (only its name is out).
 
-    def _remove_leftovers(self):
-        """Remove temporary files older versions left behind when killed mid-write."""
+        ENOENT (no entry and not *create*, or no directory) and other OS
+        errors propagate.
+        """
         try:
-            names = os.listdir(self.directory)
+            return _system.open_entry(self._platform, self._path(name), create, write,
+                                      self._mode)[0]
+        except _system.OddFileError:
+            return None
+
+    def _try_lock(self, fd, shared=False):
+        return _system.try_lock_fd(self._platform, fd, self._lock_module, shared)
+
+    def _unlock_and_close(self, fd):
+        try:
+            _system.unlock_fd(self._platform, fd, self._lock_module)
         except _compat.OS_ERRORS:
-            return
+            pass  # closing drops it all the same
+        finally:
+            os.close(fd)
+
+    def _detached_until(self, fd):
+        """The expiry of the detached lease recorded in the open entry *fd*, else 0.0.
+
+        Anything but a well-formed ``detached <expiry>`` line ending within
+        a day or so is no lease: garbage in an entry never takes a name out.
+        """
+        os.lseek(fd, 0, 0)
+        fields = os.read(fd, _ENTRY_LIMIT + 1).split()
+        if len(fields) != 2 or fields[0] != b'detached':
+            return 0.0
+        try:
+            until = float(fields[1].decode('ascii'))
+        except (ValueError, UnicodeDecodeError):
+            return 0.0
         now = self._clock()
-        for name in names:
-            if not name.endswith('.tmp'):
-                continue
-            path = os.path.join(self.directory, name)
-            try:
-                if now - os.lstat(path).st_mtime > _CORRUPT_GRACE_SECONDS:
-                    _system.remove_quietly(path)
-            except _compat.OS_ERRORS:
-                pass
+        if math.isnan(until) or not now < until <= now + _MAX_AHEAD_SECONDS:
+            return 0.0
+        return until
 
     def judge(self, name):
-        """``('free'|'stale'|'held', content)`` for the entry of *name*."""
+        """``'free'``, ``'locked'`` (a live holder), ``'detached'`` or ``'odd'`` for *name*.
+
+        A probe: it takes a shared lock for an instant and drops it at once.
+        """
         try:
-            data, mtime = _system.read_small_file(self._path(name), _ENTRY_LIMIT)
+            fd = self._open(name, create=False)
         except _compat.OS_ERRORS as exc:
             if _system.is_file_missing_error(exc):
-                return 'free', None
-            return 'held', None  # odd or unreadable: only this name is out
-        content = data.decode('ascii', 'replace')
-        parsed = _parse_entry(content)
-        now = self._clock()
-        if parsed is not None and parsed[2] - now > _MAX_AHEAD_SECONDS:
-            parsed = None
-        if parsed is None:
-            return ('stale' if now - mtime > _CORRUPT_GRACE_SECONDS else 'held'), content
-        pid, marker, expiry, kind = parsed
-        if expiry <= now:
-            return 'stale', content
-        if kind == 'process' and not self._alive(pid, None if marker == '-' else marker):
-            return 'stale', content
-        return 'held', content
+                return 'free'
+            raise
+        if fd is None:
+            return 'odd'
+        try:
+            if not self._try_lock(fd, shared=True):
+                return 'locked'
+            return 'detached' if self._detached_until(fd) else 'free'
+        finally:
+            self._unlock_and_close(fd)
 
     def acquire(self, name, expiry, detached=False):
-        # A detached lease is this process's (judged by its liveness) until
-        # detach() hands it on: killed before that, it leaves nothing held.
-        content = self._content(expiry, False)
-        path = self._path(name)
-        try:
-            _system.create_file_exclusive(path, content.encode('ascii'))
-            return _FileHandle(name, content, expiry)
-        except _compat.OS_ERRORS as exc:
-            if not _system.is_file_exists_error(exc):
-                raise
-        if self.judge(name)[0] != 'stale':
+        # A detached lease is this process's (held by its lock) until detach()
+        # hands it on: killed before that, it leaves nothing held. Its entry
+        # is opened for writing then, so it must be this user's own.
+        fd = self._open(name, create=True, write=detached)
+        if fd is None:
             return None
-        with self._locked() as locked:
-            if not locked or self.judge(name)[0] != 'stale':
+        try:
+            if not self._try_lock(fd):
+                os.close(fd)
                 return None
-            try:
-                _system.rewrite_file(path, content.encode('ascii'))
-            except _compat.OS_ERRORS:
-                return None  # replaced by something odd meanwhile
-        return _FileHandle(name, content, expiry)
+            if self._detached_until(fd):
+                self._unlock_and_close(fd)
+                return None
+        except BaseException:
+            os.close(fd)
+            raise
+        return _FileHandle(name, fd, expiry)
 
     def renew(self, handle, expiry):
-        if expiry <= handle.expiry:
-            return True
-        with self._locked() as locked:
-            if not locked or self.judge(handle.name)[1] != handle.token:
-                return False
-            content = self._content(expiry, 'detached' in handle.token)
-            _system.rewrite_file(self._path(handle.name), content.encode('ascii'))
-        handle.token, handle.expiry = content, expiry
-        return True
+        """Extend *handle* (the lock needs nothing); False if its entry was removed meanwhile."""
+        handle.expiry = max(handle.expiry, expiry)
+        return handle.fd is not None and _system.same_file(handle.fd, self._path(handle.name))
 
     def release(self, handle):
-        with self._locked() as locked:
-            if locked and self.judge(handle.name)[1] == handle.token:
-                _system.remove_quietly(self._path(handle.name))
+        fd, handle.fd = handle.fd, None
+        if fd is not None:
+            self._unlock_and_close(fd)
 
     def detach(self, handles, until):
-        """Mark the entries of *handles* detached: they outlive this process (to their expiry).
+        """Record in the entries of *handles* that they are leased until *until*.
 
-        OSError if one was lost before it could be handed on.
+        Then :meth:`forget` (``Keeper.hold``) closes them, and the entries stay
+        held, without a lock, until *until* or :meth:`release_detached`.
+        OSError if an entry was lost (removed) before it could be handed on.
         """
-        if not self._mark_detached(handles):
-            raise OSError('a lease entry in %s was lost before it could be handed '
-                          'on: the ports are not leased beyond this process'
-                          % self.directory)
-
-    def _mark_detached(self, handles):
-        with self._locked() as locked:
-            for handle in handles:
-                if not locked or self.judge(handle.name)[1] != handle.token:
-                    return False
-                content = self._content(handle.expiry, True)
-                _system.rewrite_file(self._path(handle.name), content.encode('ascii'))
-                handle.token = content
-        return True
+        line = ('detached %r\n' % float(until)).encode('ascii')
+        for handle in handles:
+            if handle.fd is None or not _system.same_file(handle.fd,
+                                                          self._path(handle.name)):
+                raise OSError('a lease entry in %s was lost before it could be handed '
+                              'on: the ports are not leased beyond this process'
+                              % self.directory)
+            os.lseek(handle.fd, 0, 0)
+            os.ftruncate(handle.fd, 0)
+            os.write(handle.fd, line)
 
     def release_detached(self, name):
-        """Remove the detached entry of *name* (the ``release`` command); True if removed."""
-        with self._locked() as locked:
-            state, content = self.judge(name)
-            if not locked or content is None or not content.rstrip().endswith('detached'):
-                return False
-            _system.remove_quietly(self._path(name))
-            return True
+        """End the detached lease of *name* (the ``release`` command); True if one was ended.
 
-    def held(self, name):
-        return self.judge(name)[0] == 'held'
-
-    def forget(self, handle):
-        pass  # a file entry costs this process nothing to keep
-
-    def _locked(self):
-        return _FileLock(os.path.join(self.directory, _LOCK_NAME), self._platform,
-                         self._lock_module)
-
-
-class _FileLock(object):
-    """``with _FileLock(...) as locked``: *locked* is False if the lock file is odd."""
-
-    def __init__(self, path, platform, lock_module):
-        self._path, self._platform, self._lock_module = path, platform, lock_module
-        self._fd = None
-
-    def __enter__(self):
+        Only this user's own entries can be ended (the entry is theirs).
+        """
         try:
-            self._fd = _system.open_lock_file(self._path)
+            fd = self._open(name, create=False, write=True)
         except _compat.OS_ERRORS:
             return False
+        if fd is None:
+            return False
         try:
-            _system.lock_fd(self._platform, self._fd, self._lock_module)
-        except BaseException:
-            os.close(self._fd)
-            self._fd = None
-            raise
-        return True
+            if not self._try_lock(fd) or not self._detached_until(fd):
+                return False
+            os.ftruncate(fd, 0)
+            return True
+        finally:
+            self._unlock_and_close(fd)
 
-    def __exit__(self, *exc_info):
-        if self._fd is not None:
-            try:
-                _system.unlock_fd(self._platform, self._fd, self._lock_module)
-            finally:
-                os.close(self._fd)
-                self._fd = None
-        return False
+    def held(self, name):
+        try:
+            return self.judge(name) != 'free'
+        except _compat.OS_ERRORS:
+            return True  # cannot tell (no descriptor left): assume held
 
-
-def _parse_entry(content):
-    """``(pid, marker, expiry, kind)`` of a valid entry, else None (corrupt)."""
-    fields = content.split()
-    if len(fields) != 5 or fields[4] not in _KINDS:
-        return None
-    try:
-        pid, expiry = int(fields[0]), float(fields[2])
-    except ValueError:
-        return None
-    if not 0 < pid <= _MAX_PID or math.isnan(expiry) or math.isinf(expiry):
-        return None
-    return pid, fields[1], expiry, fields[4]
+    def forget(self, handle):
+        """Close this process's copy of the entry; the lock stays with the other copies."""
+        fd, handle.fd = handle.fd, None
+        if fd is not None:
+            os.close(fd)
 
 
 # -- memory --------------------------------------------------------------------------
@@ -445,6 +426,7 @@ class MemoryStore(object):
 
     kind = 'memory'
     shared = False
+    scope = 'this process'
     names_cost_descriptors = False
 
     def __init__(self, clock):
@@ -530,18 +512,41 @@ def open_store(environ, platform, directory, private, clock, pid, uid, tempdir):
                   'processes of this user that see that directory' % (directory,))
         backend = 'files'
     if backend == 'files':
-        store = _open_file_store(directory, private, platform, clock, pid, uid, environ)
+        store = _open_file_store(directory, private, platform, clock, uid, environ, tempdir)
         if store is not None:
             return store
     return MemoryStore(clock)
 
 
-def _open_file_store(directory, private, platform, clock, pid, uid, environ):
-    """A FileStore on *directory* (or the per-user fallback); None and a warning if none works."""
-    candidates = [directory]
-    if not private:
-        fallback = _system.fallback_registry_dir(platform, environ,
-                                                       _system.host_name())
+def _open_file_store(directory, private, platform, clock, uid, environ, tempdir):
+    """A FileStore: shared by all users if it can be, else *directory* (or the
+    per-user fallback); None and a warning if none works.
+
+    Not *private*: ``<tempdir>/testsupport-ports`` (mode 1777, created
+    atomically) if it is safe to share (:func:`_system.shared_dir_problem`);
+    an unsafe one is named in a warning. *private* (``TESTSUPPORT_PORT_REGISTRY``):
+    that directory, whether it is this user's alone or a safe shared one.
+    """
+    if private:
+        candidates, why = [directory], '%s is private' % 'TESTSUPPORT_PORT_REGISTRY'
+    else:
+        if tempdir is None:
+            import tempfile
+            tempdir = tempfile.gettempdir()
+        shared = os.path.join(tempdir, SHARED_DIR_NAME)
+        problem = _prepare_shared_dir(shared, platform)
+        if problem is None:
+            return FileStore(shared, platform, clock, scope='all users', mode=0o644)
+        if platform.dir_privacy == 'owner_mode':
+            why = '%r %s' % (shared, problem)
+            warn_once(('shared', shared, problem),
+                      'testsupport: the shared port registry %s; leases are kept apart only '
+                      'among processes of this user: remove it (or have root create it with '
+                      'mode 1777) so that leases hold across users' % why)
+        else:
+            why = problem
+        candidates = [directory]
+        fallback = _system.fallback_registry_dir(platform, environ, _system.host_name())
         if fallback:
             candidates.append(fallback)
     problems = []
@@ -552,7 +557,9 @@ def _open_file_store(directory, private, platform, clock, pid, uid, environ):
                 warn_once(('moved', directory),
                           'testsupport: the port registry %r %s; using %r instead (no other '
                           'user can create that one)' % (directory, problems[0], candidate))
-            return FileStore(candidate, platform, clock, pid)
+            return FileStore(candidate, platform, clock, scope='this user (%s)' % why)
+        if private and _shared_problem(candidate, platform) is None:
+            return FileStore(candidate, platform, clock, scope='all users', mode=0o644)
         problems.append(problem)
     warn_once(('memory', tuple(candidates)),
               'testsupport: no usable port registry (%s); leases are kept in this process '
@@ -561,6 +568,24 @@ def _open_file_store(directory, private, platform, clock, pid, uid, environ):
               % ('; '.join('%r %s' % pair for pair in zip(candidates, problems)),
                  'TESTSUPPORT_PORT_REGISTRY'))
     return None
+
+
+def _shared_problem(directory, platform):
+    try:
+        return _system.shared_dir_problem(platform, directory)
+    except _compat.OS_ERRORS as exc:
+        return 'cannot be inspected (%s)' % (exc,)
+
+
+def _prepare_shared_dir(directory, platform):
+    """None if the shared *directory* exists (created 1777 if needed) and is safe; else why not."""
+    if platform.dir_privacy != 'owner_mode':
+        return _system.shared_dir_problem(platform, directory)
+    try:
+        _system.make_shared_dir(directory)
+    except _compat.OS_ERRORS as exc:
+        return 'cannot be created (%s)' % (exc,)
+    return _shared_problem(directory, platform)
 
 
 def _prepare_dir(directory, platform, uid):

@@ -31,6 +31,8 @@ __all__ = [
     'list_directory',
     'lock_fd',
     'make_locked_dir',
+    'make_shared_dir',
+    'open_entry',
     'open_lock_file',
     'peer_uid',
     'private_dir_problem',
@@ -44,7 +46,9 @@ __all__ = [
     'remove_tree_quietly',
     'rewrite_file',
     'run_command',
+    'same_file',
     'set_non_inheritable',
+    'shared_dir_problem',
     'signal_process_group',
     'staging_prefix',
     'sweep_dead_dirs',
@@ -267,10 +271,11 @@ def open_lock_file(path, create=True):
     return fd
 
 
-def try_lock_fd(platform, fd, lock_module=None):
+def try_lock_fd(platform, fd, lock_module=None, shared=False):
     """Take the exclusive lock on the open file *fd* if nobody holds it: True, else False.
 
-    Never waits. POSIX: ``flock(fd, LOCK_EX | LOCK_NB)``, False on EWOULDBLOCK;
+    Never waits. POSIX: ``flock(fd, LOCK_EX | LOCK_NB)`` (``LOCK_SH`` with
+    *shared*: a probe that conflicts only with exclusive holders), False on EWOULDBLOCK;
     Windows: ``msvcrt.locking(fd, LK_NBLCK, 1)`` on the first byte, False on
     EACCES or EDEADLOCK. The lock conflicts with any other open of the file,
     in this process too, and the kernel drops it when its holder dies (SIGKILL
@@ -289,12 +294,141 @@ def try_lock_fd(platform, fd, lock_module=None):
         return True
     fcntl = lock_module or __import__('fcntl')
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
     except (IOError, OSError) as exc:
         if exc.errno in (_errno.EWOULDBLOCK, _errno.EAGAIN, _errno.EACCES):
             return False
         raise
     return True
+
+
+#: open() errors that mean "this entry is not one we can use": a symbolic link
+#: (ELOOP; EMLINK on FreeBSD), no permission, a socket file (ENXIO), a directory
+#: opened for writing (EISDIR), a component that is not a directory.
+_ODD_ENTRY_ERRNOS = tuple(getattr(_errno, name) for name in (
+    'ELOOP', 'EMLINK', 'EACCES', 'EPERM', 'ENXIO', 'EISDIR', 'ENOTDIR', 'EOPNOTSUPP',
+    'EFTYPE') if hasattr(_errno, name))
+
+
+def open_entry(platform, path, create, write=False, mode=0o644):
+    """Open the lease entry *path* for locking; ``(fd, created)``.
+
+    Read-only (so that entries another user created can be locked too), or
+    read-write with *write*. Never follows a symbolic link, never blocks (a
+    FIFO is refused, not waited on), and the fd is not inherited by programs
+    this process starts. With *create* a missing entry is created with
+    exactly *mode* (the umask does not narrow it: other users must be able to
+    open it); ``created`` says whether this call made it. ENOENT if it is
+    missing and not *create* (or the directory is missing). :class:`OddFileError`
+    for an entry this process cannot use: a link, FIFO, socket, directory or
+    device, an entry it may not open, or (with *write*) one owned by another
+    user or with more than one name (a hard link). Other OS errors (EMFILE,
+    ENOSPC) propagate.
+    """
+    import stat as _stat
+    flags = (os.O_RDWR if write else os.O_RDONLY) | _SAFE_OPEN_FLAGS | getattr(
+        os, 'O_CLOEXEC', 0) | getattr(os, 'O_NOINHERIT', 0) | getattr(os, 'O_BINARY', 0)
+    created = False
+    try:
+        if create:
+            try:
+                fd = os.open(path, flags | os.O_CREAT | os.O_EXCL, mode)
+                created = True
+            except (OSError, IOError) as exc:
+                if exc.errno != _errno.EEXIST:
+                    raise
+                fd = os.open(path, flags)
+        else:
+            fd = os.open(path, flags)
+    except (OSError, IOError) as exc:
+        if exc.errno in _ODD_ENTRY_ERRNOS:
+            raise OddFileError(exc.errno, 'cannot be opened (%s)' % (exc.strerror,), path)
+        raise
+    try:
+        info = os.fstat(fd)
+        if not _stat.S_ISREG(info.st_mode):
+            raise OddFileError(_errno.EINVAL, 'not a regular file', path)
+        if created and platform.dir_privacy == 'owner_mode':
+            os.fchmod(fd, mode)
+        uid = user_id()
+        if write and (info.st_nlink != 1 or (uid is not None and info.st_uid != uid)):
+            raise OddFileError(_errno.EPERM, 'owned by uid %d or hard-linked' % info.st_uid,
+                               path)
+        set_non_inheritable(fd)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, created
+
+
+def same_file(fd, path):
+    """True if *path* (not followed if a link) still names the file open as *fd*."""
+    try:
+        now = os.lstat(path)
+    except (OSError, IOError):
+        return False
+    info = os.fstat(fd)
+    return (now.st_dev, now.st_ino) == (info.st_dev, info.st_ino)
+
+
+def shared_dir_problem(platform, path, lstat=None):
+    """None if *path* is a directory every user may safely share, else what is wrong.
+
+    Safe means: a real directory (not a symbolic link), world-writable with
+    the sticky bit (so that nobody but its owner and root can remove or
+    rename another user's entries), in a parent that nobody but its owner
+    can write or that is sticky too (so that nobody can swap it). On Windows
+    (ACLs, no sticky bit) never: the answer says so. Errors from *lstat*
+    (default ``os.lstat``), such as a missing path, propagate.
+    """
+    import stat as _stat
+    if platform.dir_privacy != 'owner_mode':
+        return 'this system has no sticky directories'
+    lstat = lstat or os.lstat
+    info = lstat(path)
+    if _stat.S_ISLNK(info.st_mode):
+        return 'is a symbolic link'
+    if not _stat.S_ISDIR(info.st_mode):
+        return 'is not a directory'
+    if (info.st_mode & 0o1003) != 0o1003:
+        return ('is not world-writable with the sticky bit (mode %04o, expected 1777)'
+                % _stat.S_IMODE(info.st_mode))
+    parent = lstat(os.path.dirname(os.path.abspath(path)) or os.sep)
+    if parent.st_mode & 0o022 and not parent.st_mode & _stat.S_ISVTX:
+        return ('is in a directory others can write without the sticky bit (mode %04o)'
+                % _stat.S_IMODE(parent.st_mode))
+    return None
+
+
+def make_shared_dir(path):
+    """Create the directory *path* with mode 1777 if it is missing, atomically.
+
+    It is made as a hidden sibling, given its mode, then renamed into place,
+    so that no one ever sees it with another mode. Nothing happens if
+    something is there already (whatever it is: check it with
+    :func:`shared_dir_problem`). OS errors other than a lost race propagate.
+    """
+    try:
+        os.lstat(path)
+        return
+    except (OSError, IOError) as exc:
+        if exc.errno != _errno.ENOENT:
+            raise
+    parent, name = os.path.split(os.path.abspath(path))
+    staging = os.path.join(parent, '.%s-new-%s' % (name, _random_suffix()))
+    os.mkdir(staging, 0o700)
+    try:
+        os.chmod(staging, 0o1777)
+        os.rename(staging, path)
+    except (OSError, IOError) as exc:
+        if exc.errno not in (_errno.EEXIST, _errno.ENOTEMPTY, _errno.EPERM, _errno.EBUSY,
+                             _errno.EACCES):
+            raise
+    finally:
+        try:
+            os.rmdir(staging)
+        except (OSError, IOError):
+            pass  # renamed into place
 
 
 def fallback_registry_dir(platform, environ, hostname):
