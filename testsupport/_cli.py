@@ -208,14 +208,12 @@ def _release_ports(args, out):
                    'e.g. %s release 20001 20002\n' % (_PROG, _PROG))
         return 2
     try:
-        left = _detached.release_detached_ports(args.ports)
+        problems = _detached.release_detached_ports(args.ports)
     except (ValueError, socket.error, Warning) as exc:  # Warning: under -W error
         return _error('release', exc)
-    if left:
-        _write_err('%s release: error: not leased by the port command for this user: %s\n'
-                   % (_PROG, ' '.join(str(p) for p in left)))
-        return 1
-    return 0
+    for problem in problems:
+        _write_err('%s release: error: %s\n' % (_PROG, problem))
+    return 1 if problems else 0
 
 
 def main(argv=None, stdout=None):
