@@ -190,9 +190,11 @@ def _not_answering(exc, ports):
                 'later, or wait for the leases to end (TESTSUPPORT_PORT_LEASE or --lease '
                 'seconds after "port")' % (which, exc.seconds))
     text = '%s (pid %d) did not answer within %.1f s' % (which, exc.pid, exc.seconds)
-    if exc.stopped:
-        text += ': it is stopped ("kill -CONT %d" lets it answer)' % exc.pid
-    text += '; "kill %d" ends it and every lease it holds' % exc.pid
+    if exc.stopped:  # SIGTERM waits until it is continued
+        text += (': it is stopped; "kill -CONT %d" lets it answer, "kill -KILL %d" ends it '
+                 'and every lease it holds' % (exc.pid, exc.pid))
+    else:
+        text += '; "kill %d" ends it and every lease it holds' % exc.pid
     if exc.until is not None:
         text += ', or wait: they end by themselves at %s (in %d s)' % (
             time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(exc.until)),
