@@ -126,8 +126,9 @@ def _start_holder(fds, until):
     # only: it runs from a checkout, a wheel installed anywhere, on 2.7 too.
     # No -S: in a 2.7 virtualenv the standard library is only found through site.
     env = dict(os.environ)
+    paths = [p for p in env.get('PYTHONPATH', '').split(os.pathsep) if p]
     env['PYTHONPATH'] = os.pathsep.join(
-        [_package_root()] + [p for p in [env.get('PYTHONPATH')] if p])
+        [_package_root()] + [p for p in paths if p != _package_root()])
     # The child forks the holder once it has the sockets, and exits: wait for
     # it, so that no zombie and no "subprocess is still running"
     # ResourceWarning is left here, and a holder that failed to start is known.
