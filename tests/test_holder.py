@@ -2,12 +2,18 @@
 from __future__ import absolute_import, division, print_function
 
 import os
+import re
+import select
+import signal
 import socket
+import subprocess
+import sys
 import time
 import unittest
 import warnings
 
-from testsupport import _holder, _leases
+from testsupport import _holder, _leases, _system
+from tests.helpers import private_registry, run_main, set_env
 from tests.test_leases import (
     DEADLINE,
     PLATFORM,
@@ -18,6 +24,7 @@ from tests.test_leases import (
     _kill_holders,
     _make_user,
     _namespace,
+    _reap,
     _temp_dir,
     _wait_until,
     skip_unless_kernel_names,
@@ -197,3 +204,236 @@ class KeeperWithoutHolderTest(unittest.TestCase):
         keeper.give_back()  # unlocking fails, but closing frees them and nothing raises
         self.assertEqual(keeper.handles, [])
         self.assertEqual([good.judge(n) for n in ('p1', 'p2')], ['free', 'free'])
+
+
+def _signal(pid, signum):
+    try:
+        os.kill(pid, signum)
+    except OSError:
+        pass  # gone already
+
+
+@skip_unless_kernel_names
+class ReleaseAnswersOrNamesTheHolderTest(unittest.TestCase):
+    """``release`` tells a free name from a holder that did not answer, and names that holder."""
+
+    def setUp(self):
+        directory = private_registry(self)
+        self.store = _leases.KernelStore(PLATFORM, _leases.namespace_of(directory))
+        self.addCleanup(_kill_holders, self.store)
+
+    def port(self, count, lease=600):
+        """Run the port command; ``(ports, holder pid)``."""
+        status, out, err = run_main(['port', '-n', str(count), '--lease', str(lease)])
+        self.assertEqual((status, err), (0, ''))
+        (pid,) = _holders(self.store)
+        return [int(p) for p in out.split()], pid
+
+    def stop(self, pid):
+        os.kill(pid, signal.SIGSTOP)
+        self.addCleanup(_signal, pid, signal.SIGCONT)
+        _wait_until(lambda: _system.process_state(PLATFORM, pid) == 'T', 'stopped')
+
+    def test_stopped_holder_is_named_with_the_fix_then_answers_once_continued(self):
+        before = time.time()
+        ports, pid = self.port(2)
+        self.stop(pid)
+        start = time.time()
+        status, out, err = run_main(['release'] + [str(p) for p in ports])
+        self.assertLess(time.time() - start, 3.0)
+        self.assertEqual((status, out), (1, ''))
+        until = _holder.holder_expiry(PLATFORM, pid)
+        self.assertTrue(before + 600 <= until <= time.time() + 601, until)
+        when = time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(until))
+        self.assertIn(
+            ' release: error: ports %d %d are leased, but their holder process (pid %d) did '
+            'not answer within 2.0 s: it is stopped; "kill -CONT %d" lets it answer, '
+            '"kill -KILL %d" ends it and every lease it holds, or wait: they end by '
+            'themselves at %s (in ' % (ports[0], ports[1], pid, pid, pid, when), err)
+        self.assertTrue(re.search(r'\(in (59\d|600) s\)\n$', err), err)
+        self.assertEqual(err.count('\n'), 1, err)
+        self.assertTrue(self.store.held('p%d' % ports[0]))
+        os.kill(pid, signal.SIGCONT)
+        # The requests it read late were given up: they changed nothing.
+        self.assertTrue(self.store.held('p%d' % ports[0]))
+        self.assertEqual(run_main(['release'] + [str(p) for p in ports]), (0, '', ''))
+        self.assertFalse(self.store.held('p%d' % ports[0]))
+        _wait_until(lambda: _gone(pid), 'exited once nothing is held')
+
+    def test_kill_as_advised_ends_a_stopped_holders_leases(self):
+        ports, pid = self.port(2)
+        self.stop(pid)
+        os.kill(pid, signal.SIGKILL)
+        _wait_until(lambda: _gone(pid), 'ended by SIGKILL although stopped')
+        self.assertFalse(self.store.held('p%d' % ports[0]))
+        self.assertFalse(self.store.held('p%d' % ports[1]))
+
+    def test_a_second_port_of_a_stopped_holder_fails_at_once(self):
+        ports, pid = self.port(2)
+        self.stop(pid)
+        with self.assertRaises(_holder.HolderNotAnsweringError) as cm:
+            self.store.release_detached('p%d' % ports[0])
+        self.assertEqual((cm.exception.pid, cm.exception.stopped), (pid, True))
+        self.assertIn('(pid %d) did not answer within 2.0 s (it is stopped)' % pid,
+                      str(cm.exception))
+        start = time.time()
+        with self.assertRaises(_holder.HolderNotAnsweringError):
+            self.store.release_detached('p%d' % ports[1])
+        self.assertLess(time.time() - start, 1.0)
+
+    def test_holder_with_a_full_queue_is_found_without_a_connection(self):
+        ports, pid = self.port(1)
+        self.stop(pid)
+        address = self.store.address('p%d' % ports[0])
+        queued = []
+        while True:  # fill its queue: connects then find it full (EAGAIN)
+            sock = socket.socket(PLATFORM.af_unix, socket.SOCK_STREAM)
+            self.addCleanup(sock.close)
+            sock.setblocking(False)
+            if _system.connect_unix(sock, address) != 'connected':
+                break
+            queued.append(sock)
+            self.assertLess(len(queued), 10000)
+        _holder._silent_pids.discard(pid)
+        with self.assertRaises(_holder.HolderNotAnsweringError) as cm:
+            self.store.release_detached('p%d' % ports[0])
+        self.assertEqual((cm.exception.pid, cm.exception.stopped), (pid, True))
+
+    def test_release_of_a_port_nobody_leased_says_so_at_once(self):
+        start = time.time()
+        self.assertEqual(
+            run_main(['release', '20001'])[:2], (1, ''))
+        status, out, err = run_main(['release', '20001', '20002'])
+        self.assertLess(time.time() - start, 1.0)
+        self.assertIn(' release: error: these ports were not leased by "port" for this user '
+                      '(released already, run out, or never leased): 20001 20002\n', err)
+
+    def test_release_of_a_port_a_running_process_leased_is_refused(self):
+        handle = self.store.acquire('p20003', time.time() + 60)  # a test's lease: no holder
+        self.addCleanup(self.store.release, handle)
+        status, out, err = run_main(['release', '20003'])
+        self.assertEqual(status, 1)
+        self.assertIn(' release: error: this port was not leased by "port" for this user '
+                      '(released already, run out, or never leased): 20003\n', err)
+        self.assertTrue(self.store.held('p20003'))
+
+    def test_holder_command_line_is_one_short_line_naming_it(self):
+        ports, pid = self.port(3)
+        shown = subprocess.check_output(['ps', '-o', 'args=', '-p', str(pid)])
+        self.assertEqual(shown.decode('utf-8').count('\n'), 1, shown)
+        args = subprocess.check_output(['ps', '-ww', '-o', 'args=', '-p', str(pid)])
+        args = args.decode('utf-8').rstrip('\n')
+        self.assertTrue(re.match(r'^%s -m testsupport\._holder --until \d+ --fds [0-9,-]+$'
+                                 % re.escape(sys.executable), args), args)
+        self.assertLess(len(args), len(sys.executable) + 60, args)
+        self.assertEqual(run_main(['release'] + [str(p) for p in ports]), (0, '', ''))
+
+    def test_holder_starts_when_warnings_are_errors(self):
+        # python -m testsupport._holder would warn (then fail) if importing
+        # the package had imported the module already.
+        set_env(self, 'PYTHONWARNINGS', 'error')
+        ports, pid = self.port(1)
+        self.assertEqual(run_main(['release', str(ports[0])]), (0, '', ''))
+
+    def test_holder_argv_and_its_descriptor_ranges(self):
+        argv = _holder.holder_argv([9, 3, 4, 5, 7, 8, 12], 1733333333.2)
+        self.assertEqual(argv, [sys.executable, '-m', 'testsupport._holder', '--until',
+                                '1733333334', '--fds', '3-5,7-9,12'])
+        self.assertEqual(_holder._parse_fds('3-5,7-9,12'), [3, 4, 5, 7, 8, 9, 12])
+
+    def test_bad_holder_command_line_exits_2(self):
+        err = []
+
+        class Err(object):
+            write = err.append
+        old, sys.stderr = sys.stderr, Err()
+        try:
+            status = _holder.main(['--until', 'soon'])
+        finally:
+            sys.stderr = old
+        self.assertEqual(status, 2)
+        self.assertIn('usage: python -m testsupport._holder --until SECONDS --fds 3-7,9 '
+                      '(started by the "port" command, not by hand)', ''.join(err))
+
+
+#: Processes of another user flooding the holder at once.
+_FLOODERS = 4
+
+
+def _flood(addresses, stop_fd, report_fd, seconds, limit):
+    """Connect to *addresses* round and round, closing each at once; report the counts.
+
+    Stops when *stop_fd* reads end of file, after *seconds*, or after *limit*
+    attempts; writes ``go`` once flooding, then ``<attempts> <connected>``.
+    """
+    attempts = connected = 0
+    end = time.time() + seconds
+    started = False
+    while attempts < limit and time.time() < end:
+        for address in addresses:
+            sock = socket.socket(PLATFORM.af_unix, socket.SOCK_STREAM)
+            sock.setblocking(False)
+            try:
+                sock.connect(address)
+                connected += 1
+            except socket.error:
+                pass  # its queue is full, or the name was released
+            sock.close()
+            attempts += 1
+        if not started and connected >= 200:
+            os.write(report_fd, b'go\n')
+            started = True
+        if attempts % 50 < len(addresses) and select.select([stop_fd], [], [], 0)[0]:
+            break
+    os.write(report_fd, ('%d %d\n' % (attempts, connected)).encode('ascii'))
+
+
+@skip_unless_kernel_names
+class FloodByAnotherUserTest(unittest.TestCase):
+
+    @skip_unless_root
+    def test_owner_releases_all_succeed_while_another_user_floods_the_holder(self):
+        directory = private_registry(self)
+        store = _leases.KernelStore(PLATFORM, _leases.namespace_of(directory))
+        self.addCleanup(_kill_holders, store)
+        uid, gid = _make_user(self)
+        status, out, err = run_main(['port', '-n', '5', '--lease', '600'])
+        self.assertEqual((status, err), (0, ''))
+        ports = [int(p) for p in out.split()]
+        addresses = [store.address('p%d' % p) for p in ports]
+        stop_r, stop_w = os.pipe()
+        stop = [stop_w]
+
+        def stop_flood():
+            while stop:
+                os.close(stop.pop())
+        self.addCleanup(stop_flood)
+        reports = [self.flooder(uid, gid, addresses, stop_r, stop_w) for _ in range(_FLOODERS)]
+        os.close(stop_r)
+        for report in reports:  # flooding, and reaching the holder
+            self.assertEqual(report.readline(), b'go\n')
+        results = [run_main(['release', str(port)]) for port in ports]
+        stop_flood()
+        counts = [[int(n) for n in report.readline().split()] for report in reports]
+        self.assertEqual(results, [(0, '', '')] * 5, counts)
+        self.assertGreater(min(connected for _attempts, connected in counts), 200)
+
+    def flooder(self, uid, gid, addresses, stop_r, stop_w):
+        """A process of user *uid* flooding *addresses* until *stop_w* is closed: its report."""
+        report_r, report_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the flooder: never return into the test runner
+            try:
+                os.close(stop_w)
+                os.close(report_r)
+                os.setgroups([])
+                os.setgid(gid)
+                os.setuid(uid)
+                _flood(addresses, stop_r, report_w, 30.0, 10 ** 7)
+            finally:
+                os._exit(0)
+        self.addCleanup(_reap, pid)
+        os.close(report_w)
+        report = os.fdopen(report_r, 'rb')
+        self.addCleanup(report.close)
+        return report

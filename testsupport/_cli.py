@@ -344,16 +344,12 @@ def _silence_stdout(out):
 def _release_ports(args, out, prog):
     """The ``release`` command: end the detached leases of the ports given."""
     try:
-        left = _detached.release_detached_ports(args.ports)
+        problems = _detached.release_detached_ports(args.ports)
     except (ValueError, socket.error, Warning) as exc:  # Warning: under -W error
         return _error(prog, 'release', exc)
-    if left:
-        _write_err('%s release: error: %s not leased by "port" for this user (released '
-                   'already, run out, or never leased): %s\n'
-                   % (prog, 'this port was' if len(left) == 1 else 'these ports were',
-                      ' '.join(str(p) for p in left)))
-        return 1
-    return 0
+    for problem in problems:
+        _write_err('%s release: error: %s\n' % (prog, problem))
+    return 1 if problems else 0
 
 
 def main(argv=None, stdout=None, prog=None):

@@ -154,13 +154,53 @@ def lease_detached_ports(count, family, socktype, lease_seconds=None, environ=No
 
 
 def release_detached_ports(ports, environ=None):
-    """End detached leases of *ports* (the ``release`` command); the ports not released.
+    """End detached leases of *ports* (the ``release`` command); what went wrong, as text.
 
-    Under ``TESTSUPPORT_PORT_STRATEGY=ephemeral`` nothing was leased: a no-op,
-    as :func:`release_port`.
+    One line per problem (none when every lease was ended): the ports no
+    holder of this user had (``these ports were not leased by "port" for this
+    user (released already, run out, or never leased): 20001 20002``), and for each holder that has ports but did not answer, its
+    pid and what to do. Under ``TESTSUPPORT_PORT_STRATEGY=ephemeral`` nothing
+    was leased: a no-op, as :func:`release_port`.
     """
     environ = os.environ if environ is None else environ
     if _config.strategy(environ) == 'ephemeral':
         return []
     store = _allocator.current(environ).store
-    return [port for port in ports if not store.release_detached('p%d' % port)]
+    left, silent = [], {}  # silent: holder pid -> (error, [ports])
+    for port in ports:
+        try:
+            if not store.release_detached('p%d' % port):
+                left.append(port)
+        except _holder.HolderNotAnsweringError as exc:
+            silent.setdefault(exc.pid, (exc, []))[1].append(port)
+    problems = []
+    if left:
+        problems.append('%s not leased by "port" for this user (released already, run out, '
+                        'or never leased): %s'
+                        % ('this port was' if len(left) == 1 else 'these ports were',
+                           ' '.join(str(p) for p in left)))
+    for exc, held in silent.values():
+        problems.append(_not_answering(exc, held))
+    return problems
+
+
+def _not_answering(exc, ports):
+    """What ``release`` says of *ports*, whose holder did not answer (*exc*)."""
+    which = '%s %s %s leased, but %s holder process' % (
+        'port' if len(ports) == 1 else 'ports', ' '.join(str(p) for p in ports),
+        'is' if len(ports) == 1 else 'are', 'its' if len(ports) == 1 else 'their')
+    if exc.pid is None:
+        return ('%s did not answer within %.1f s and could not be found; run release again '
+                'later, or wait for the leases to end (TESTSUPPORT_PORT_LEASE or --lease '
+                'seconds after "port")' % (which, exc.seconds))
+    text = '%s (pid %d) did not answer within %.1f s' % (which, exc.pid, exc.seconds)
+    if exc.stopped:  # SIGTERM waits until it is continued
+        text += (': it is stopped; "kill -CONT %d" lets it answer, "kill -KILL %d" ends it '
+                 'and every lease it holds' % (exc.pid, exc.pid))
+    else:
+        text += '; "kill %d" ends it and every lease it holds' % exc.pid
+    if exc.until is not None:
+        text += ', or wait: they end by themselves at %s (in %d s)' % (
+            time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(exc.until)),
+            max(0, round(exc.until - time.time())))
+    return text

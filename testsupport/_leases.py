@@ -56,7 +56,7 @@ import os
 import socket
 import warnings
 
-from . import _compat, _holder, _system
+from . import _compat, _system
 
 __all__ = [
     'BACKEND_ENV_VAR',
@@ -175,6 +175,7 @@ class KernelStore(object):
 
     def detach(self, handles, until):
         """Pass the names' sockets to a detached holder process that keeps them until *until*."""
+        from . import _holder  # not at import: python -m testsupport._holder would warn
         _holder.spawn_holder([h.sock for h in handles], until)
 
     def release_detached(self, name):
@@ -184,18 +185,19 @@ class KernelStore(object):
         if handle.sock is not None:
             handle.sock.close()  # this process's copy only: the name stays held elsewhere
 
-    def request_release(self, name, timeout=2.0):
-        """Ask the detached holder of *name* to let it go; True if it did."""
-        sock = socket.socket(self._platform.af_unix, socket.SOCK_STREAM)
-        try:
-            sock.settimeout(timeout)
-            sock.connect(self.address(name))
-            sock.sendall(b'release\n')
-            return sock.recv(16).startswith(b'ok')
-        except _compat.OS_ERRORS + _compat.TIMEOUT_ERRORS:
-            return False
-        finally:
-            sock.close()
+    def request_release(self, name, timeout=None):
+        """Ask the detached holder of *name* to let it go; True if it did.
+
+        False if no holder of this user has it (the name is free, or held
+        otherwise). ``testsupport._holder.HolderNotAnsweringError`` (a
+        ``socket.timeout``) if a holder of this user has it but did not answer
+        within *timeout* seconds (default ``_holder.RELEASE_SECONDS``): it
+        names the holder's pid and when its leases end.
+        """
+        from . import _holder  # not at import: python -m testsupport._holder would warn
+        return _holder.request_release(
+            self._platform, self.address(name), lambda: self.held(name),
+            _holder.RELEASE_SECONDS if timeout is None else timeout)
 
 
 def kernel_names_work(platform):
