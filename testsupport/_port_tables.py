@@ -15,6 +15,7 @@ from . import _system
 
 __all__ = [
     'PortState',
+    'listen_inodes',
     'listening_ports',
     'port_state',
 ]
@@ -209,6 +210,30 @@ def listening_ports(platform, pid, read_file=None, list_dir=None, read_link=None
     if platform.port_discovery == 'iphlpapi':
         return _windows_listening(pid, tcp_table or _windows_tcp_table)
     return None
+
+
+def listen_inodes(platform, read_file=None):
+    """The socket inode numbers (str) of every TCP socket in LISTEN, on the whole host.
+
+    A cheap test of whether any process started listening since the last call
+    (two small files, no per-process scan); None where ``platform.port_discovery``
+    is not ``'procfs'`` or the tables cannot be read. *read_file* replaces
+    file reading (tests pass a fake).
+    """
+    if platform.port_discovery != 'procfs':
+        return None
+    read_file = read_file or _system.read_text_file
+    found, read = set(), False
+    for path in ('/proc/net/tcp', '/proc/net/tcp6'):
+        text = read_file(path)
+        if text is None:
+            continue
+        read = True
+        for line in text.splitlines()[1:]:
+            parts = line.split(None, 10)
+            if len(parts) >= 10 and parts[3] == _PROCFS_LISTEN:
+                found.add(parts[9])
+    return found if read else None
 
 
 def _procfs_host(hex_address):
