@@ -40,6 +40,8 @@ _SERVER_MODES = ('inherit', 'discover', 'lease')
 _STOP_TIMEOUT = 5.0
 #: How many lines of the child's stderr a ServerStartError quotes.
 _STDERR_TAIL_LINES = 15
+#: Longest line of stderr a ServerStartError quotes whole (characters).
+_STDERR_LINE_CHARS = 300
 #: How much of the end of each captured stream ``stdout``/``stderr`` keep (bytes).
 _TAIL_BYTES = 64 * 1024
 #: Seconds between readiness checks (a connect, or a look at the LISTEN table):
@@ -156,7 +158,10 @@ class ServerProcess(object):
         return _read_tail(self._log_path(name), _TAIL_BYTES)
 
     def _stderr_tail(self):
-        lines = self.stderr.rstrip().splitlines()[-_STDERR_TAIL_LINES:]
+        lines = [line if len(line) <= _STDERR_LINE_CHARS else
+                 '%s [... %d characters cut]' % (line[:_STDERR_LINE_CHARS],
+                                                len(line) - _STDERR_LINE_CHARS)
+                 for line in self.stderr.rstrip().splitlines()[-_STDERR_TAIL_LINES:]]
         if not lines:
             return 'its stderr is empty'
         return 'the last lines of its stderr:\n    ' + '\n    '.join(lines)
@@ -505,7 +510,7 @@ def _await_ready(server, family, timeout, discover, platform, choose_port=None):
 def _choose(server, seen, new, family, choose_port):
     """The port to wait on among the listeners *seen* (*new*: this check's), or None."""
     if choose_port is not None:
-        return choose_port(list(seen))
+        return choose_port(list(seen)) if new else None
     candidates = _matching(new, server.host, family)
     if len(candidates) == 1:
         return candidates[0][1]
