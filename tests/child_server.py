@@ -14,6 +14,8 @@ Answers every connection with ``hello <pid>`` and closes it. Runs on 2.7 and 3.x
     --admin-port      after the first connection, also listen on a second port
                       (port 0), and print ``admin on port M``
     --tag T           ignored: lets a test find its processes by command line
+    --delay S         wait S seconds before listening, then print ``listening at <time>``
+                      (time.time(); for benchmarks of readiness latency)
 """
 from __future__ import absolute_import, division, print_function
 
@@ -89,9 +91,15 @@ def main(args):
     else:
         host = args[args.index('--host') + 1] if '--host' in args else '127.0.0.1'
         port = int(args[args.index('--port') + 1])
+        if '--delay' in args:
+            import time
+            time.sleep(float(args[args.index('--delay') + 1]))
         sock = socket.socket(socket.AF_INET6 if ':' in host else socket.AF_INET)
         sock.bind((host, port))
         sock.listen(16)
+        if '--delay' in args:
+            sys.stderr.write('listening at %r\n' % time.time())
+            sys.stderr.flush()
     if '--daemonize' in args:
         daemonize()
     serve(sock, '--admin-port' in args)
