@@ -353,7 +353,7 @@ class TreeTest(IsolatedMixin, unittest.TestCase):
         line = starter.stdout.readline().decode('ascii')
         server, daemon, port = [int(word) for word in line.split()]
         self.assertEqual(tagged(self.tag), [daemon])
-        self.assertEqual(len(os.listdir(self.tmpdir)), 1)
+        self.assertEqual(os.listdir(self.tmpdir), [])  # the logs have no name
         os.kill(starter.pid, signal.SIGKILL)
         killed = _compat.monotonic()
         starter.wait()
@@ -404,22 +404,46 @@ class OutputTest(IsolatedMixin, unittest.TestCase):
         self.assertIn('child_server: cannot start: configuration is missing', result['message'])
         self.assertNothingLeft()
 
-    def test_short_output_is_whole_and_files_are_removed_at_stop(self):
+    def test_short_output_is_whole_and_the_files_have_no_name(self):
         server = server_process.start_server_process(child('--listen-fds'), 'inherit')
         greeting(server)
-        self.assertEqual(os.listdir(self.tmpdir), [os.path.basename(server._log_dir)])
+        self.assertEqual(os.listdir(self.tmpdir), [])  # nothing to leave behind
         server.stop()
         self.assertEqual(server.stdout, 'serving on port %d\n' % server.port)
         self.assertEqual(os.listdir(self.tmpdir), [])
         self.assertNothingLeft()
 
     def test_read_tail_marks_the_cut(self):
-        path = os.path.join(self.tmpdir, 'log')
-        with open(path, 'wb') as fp:
-            fp.write(b'a' * 100 + b'tail')
-        self.assertEqual(server_process._read_tail(path, 10), '[... 94 bytes cut ...]\naaaaaatail')
-        self.assertEqual(server_process._read_tail(path, 1000), 'a' * 100 + 'tail')
-        self.assertEqual(server_process._read_tail(path + '-missing', 10), '')
+        fp = tempfile.TemporaryFile()
+        self.addCleanup(fp.close)
+        fp.write(b'a' * 100 + b'tail')
+        fp.flush()
+        self.assertEqual(server_process._read_tail(fp.fileno(), 10),
+                         '[... 94 bytes cut ...]\naaaaaatail')
+        self.assertEqual(server_process._read_tail(fp.fileno(), 1000), 'a' * 100 + 'tail')
+        self.assertEqual(server_process._read_tail(-1, 10), '')
+
+    def test_reading_the_tail_does_not_move_the_writes(self):
+        logs = server_process._open_logs(None)
+        self.addCleanup(logs['stderr'].close)
+        self.addCleanup(logs['stdout'].close)
+        writer = os.dup(logs['stdout'].fileno())  # the child's copy: same description
+        self.addCleanup(os.close, writer)
+        os.write(writer, b'one\n')
+        self.assertEqual(server_process._read_tail(logs['stdout'].fileno(), 2),
+                         '[... 2 bytes cut ...]\ne\n')
+        os.write(writer, b'two\n')
+        self.assertEqual(server_process._read_tail(logs['stdout'].fileno(), 100), 'one\ntwo\n')
+
+    def test_popen_path_reads_named_files_through_its_own_descriptors(self):
+        logs = server_process._open_logs(self.tmpdir)
+        self.addCleanup(logs['stderr'].close)
+        self.addCleanup(logs['stdout'].close)
+        with open(os.path.join(self.tmpdir, 'stderr.log'), 'ab') as fp:
+            fp.write(b'oops\n')
+        self.assertEqual(server_process._read_tail(logs['stderr'].fileno(), 100), 'oops\n')
+        os.remove(os.path.join(self.tmpdir, 'stderr.log'))
+        os.remove(os.path.join(self.tmpdir, 'stdout.log'))
 
 
 class FakeDiscover(object):

@@ -59,25 +59,60 @@ class ServerStartError(RuntimeError):
     """
 
 
-def _read_tail(path, limit):
-    """The last *limit* bytes of the file *path* as text, marked when the start was cut.
+def _read_tail(fd, limit):
+    """The last *limit* bytes of the open file *fd* as text, marked when the start was cut.
 
     Reads at most *limit* bytes (a seek to the end first), so memory does not
-    grow with the file; ``''`` if it cannot be read.
+    grow with the file; ``''`` if it cannot be read. Moves *fd*'s offset: the
+    writer must append (O_APPEND) or have a description of its own.
     """
     try:
-        with open(path, 'rb') as fp:
-            fp.seek(0, 2)
-            size = fp.tell()
-            start = max(size - limit, 0)
-            fp.seek(start)
-            data = fp.read(limit)
+        size = os.lseek(fd, 0, os.SEEK_END)
+        start = max(size - limit, 0)
+        os.lseek(fd, start, os.SEEK_SET)
+        chunks, wanted = [], limit
+        while wanted > 0:
+            chunk = os.read(fd, min(wanted, 65536))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            wanted -= len(chunk)
     except _compat.OS_ERRORS:
         return ''
-    text = data.decode('utf-8', 'replace')
+    text = b''.join(chunks).decode('utf-8', 'replace')
     if start:
         text = '[... %d bytes cut ...]\n%s' % (start, text)
     return text
+
+
+def _open_logs(named_in):
+    """``{'stdout': file, 'stderr': file}``: where the child writes and we read its tails.
+
+    *named_in* None (POSIX): unnamed temporary files (O_TMPFILE on Linux, else
+    unlinked at once), opened to append, so that reading our shared descriptor
+    never moves the child's writes, and nothing is left on disk whatever ends
+    this process. Else files in the directory *named_in*, read through
+    descriptors of their own (Windows: no O_APPEND on an inherited handle).
+    """
+    import tempfile
+    logs = {}
+    try:
+        for name in ('stdout', 'stderr'):
+            if named_in is None:
+                import fcntl
+                fp = tempfile.TemporaryFile(prefix='testsupport-server-')
+                flags = fcntl.fcntl(fp.fileno(), fcntl.F_GETFL)
+                fcntl.fcntl(fp.fileno(), fcntl.F_SETFL, flags | os.O_APPEND)
+            else:
+                path = os.path.join(named_in, name + '.log')
+                open(path, 'ab').close()
+                fp = open(path, 'rb')
+            logs[name] = fp
+    except BaseException:
+        for fp in logs.values():
+            fp.close()
+        raise
+    return logs
 
 
 class ServerProcess(object):
@@ -105,8 +140,11 @@ class ServerProcess(object):
         self._listener = None
         self._leased = None
         self._tree_root = None
-        import tempfile
-        self._log_dir = tempfile.mkdtemp(prefix='testsupport-server-')
+        self._log_dir = None
+        if not self._supervised():
+            import tempfile
+            self._log_dir = tempfile.mkdtemp(prefix='testsupport-server-')
+        self._logs = _open_logs(self._log_dir)
         self._captured = None
         self._stopped = False
 
@@ -149,13 +187,10 @@ class ServerProcess(object):
         return '<ServerProcess %s pid=%s %s %s>' % (
             self.mode, self.pid, _sockets.format_address(self.host, self.port), state)
 
-    def _log_path(self, name):
-        return os.path.join(self._log_dir, name + '.log')
-
     def _read_log(self, name):
         if self._captured is not None:
             return self._captured[name]
-        return _read_tail(self._log_path(name), _TAIL_BYTES)
+        return _read_tail(self._logs[name].fileno(), _TAIL_BYTES)
 
     def _stderr_tail(self):
         lines = [line if len(line) <= _STDERR_LINE_CHARS else
@@ -173,15 +208,15 @@ class ServerProcess(object):
         devnull = open(os.devnull, 'rb')
         out = err = None
         try:
-            out = open(self._log_path('stdout'), 'ab')
-            err = open(self._log_path('stderr'), 'ab')
             if self._supervised():
+                out, err = self._logs['stdout'], self._logs['stderr']
                 self.process = _supervisor.start(
                     command, self._platform.process_containment, listen_fd=keep_fd,
-                    stdin=devnull, stdout=out, stderr=err, env=env, cwd=cwd,
-                    remove=[self._log_dir])
+                    stdin=devnull, stdout=out, stderr=err, env=env, cwd=cwd)
                 self._tree_root = self.process.supervisor.pid
             else:  # Windows: no supervisor yet (job objects); the child alone
+                out = open(os.path.join(self._log_dir, 'stdout.log'), 'ab')
+                err = open(os.path.join(self._log_dir, 'stderr.log'), 'ab')
                 self.process = _compat.popen_new_session(
                     command, () if keep_fd is None else (keep_fd,),
                     new_session=self._platform.process_groups,
@@ -189,7 +224,7 @@ class ServerProcess(object):
                 self._tree_root = self.process.pid
         finally:
             for handle in (devnull, out, err):
-                if handle is not None:
+                if handle is not None and handle not in self._logs.values():
                     handle.close()
 
     def _pause(self, seconds):
@@ -269,8 +304,11 @@ class ServerProcess(object):
                         pass
             finally:
                 self._captured = {'stdout': self.stdout, 'stderr': self.stderr}
-                import shutil
-                shutil.rmtree(self._log_dir, True)
+                for fp in self._logs.values():
+                    fp.close()
+                if self._log_dir is not None:
+                    import shutil
+                    shutil.rmtree(self._log_dir, True)
 
 
 def _substitute(argv, host, port):
