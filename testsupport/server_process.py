@@ -2,8 +2,11 @@
 
 The child gets its port by inheriting a listening socket (systemd's
 LISTEN_FDS), by binding port 0 itself and being asked which port it took, or
-by being told a leased port; :class:`ServerProcess` captures its output and
-ends its whole process group.
+by being told a leased port; :class:`ServerProcess` captures the end of its
+output and ends its whole process tree. On POSIX systems the child runs under
+``_supervisor`` (a small process between this one and the server, chosen by
+the platform's ``process_containment``), which ends the tree when this process
+ends in any way; Windows starts the child directly until job objects exist.
 
 .. versionadded:: 0.1.0
 """
