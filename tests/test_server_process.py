@@ -580,12 +580,30 @@ class ReadinessTest(unittest.TestCase):
     def test_checks_every_millisecond(self):
         self.assertEqual(server_process._READY_STEP, 0.001)
 
-    def test_listen_inodes_reads_only_the_tables(self):
+    def test_listening_sockets_reads_only_the_tables(self):
         proc = FakeProc()
-        self.assertEqual(_port_tables.listen_inodes(LINUX, proc.read_file),
-                         set(['111', '999', '113']))
-        self.assertIsNone(_port_tables.listen_inodes(MACOS, proc.read_file))
-        self.assertIsNone(_port_tables.listen_inodes(LINUX, lambda path: None))
+        self.assertEqual(_port_tables.listening_sockets(LINUX, proc.read_file),
+                         {'111': ('127.0.0.1', 8000), '999': ('0.0.0.0', 8002),
+                          '113': ('::1', 9000)})
+        self.assertIsNone(_port_tables.listening_sockets(MACOS, proc.read_file))
+        self.assertIsNone(_port_tables.listening_sockets(LINUX, lambda path: None))
+
+    @needs_linux
+    def test_listening_sockets_by_netlink_match_proc_net(self):
+        sock = servers.make_listener()
+        self.addCleanup(sock.close)
+        by_netlink = _port_tables.listening_sockets(LINUX)
+        by_proc = _port_tables.listening_sockets(LINUX, _system.read_text_file)
+        self.assertIn(('127.0.0.1', sock.getsockname()[1]), by_netlink.values())
+        mine = _port_tables.socket_inodes(os.getpid())
+        self.assertEqual(set(by_netlink) & mine, set(by_proc) & mine)
+        self.assertIn(str(os.fstat(sock.fileno()).st_ino), set(by_netlink) & mine)
+
+    def test_socket_inodes(self):
+        proc = FakeProc()
+        self.assertEqual(_port_tables.socket_inodes(11, proc.list_dir, proc.read_link),
+                         set(['112', '113']))
+        self.assertEqual(_port_tables.socket_inodes(99, proc.list_dir, proc.read_link), set())
 
 
 class ArgumentsTest(IsolatedMixin, unittest.TestCase):

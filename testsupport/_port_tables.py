@@ -15,9 +15,10 @@ from . import _system
 
 __all__ = [
     'PortState',
-    'listen_inodes',
     'listening_ports',
+    'listening_sockets',
     'port_state',
+    'socket_inodes',
 ]
 
 
@@ -212,8 +213,8 @@ def listening_ports(platform, pid, read_file=None, list_dir=None, read_link=None
     return None
 
 
-def listen_inodes(platform, read_file=None):
-    """The socket inode numbers (str) of every TCP socket in LISTEN, on the whole host.
+def listening_sockets(platform, read_file=None):
+    """``{inode: (host, port)}`` of every TCP socket in LISTEN on the host (inode: a str).
 
     A cheap test of whether any process started listening since the last call:
     on Linux one netlink (sock_diag) dump of the listening sockets, about
@@ -225,8 +226,30 @@ def listen_inodes(platform, read_file=None):
     """
     if platform.port_discovery != 'procfs':
         return None
-    table = _procfs_listeners(read_file)
-    return None if table is None else set(table)
+    return _procfs_listeners(read_file)
+
+
+def socket_inodes(pid, list_dir=None, read_link=None):
+    """The inode numbers (str) of the sockets process *pid* holds (``/proc/<pid>/fd``).
+
+    An empty set if the process is gone or not ours to read. *list_dir* and
+    *read_link* replace ``os.listdir`` and ``os.readlink`` (tests pass fakes).
+    """
+    list_dir = list_dir or _system.list_directory
+    read_link = read_link or _system.read_symlink
+    found = set()
+    try:
+        names = list_dir('/proc/%d/fd' % pid)
+    except (OSError, IOError):  # gone, or not ours to read
+        return found
+    for name in names:
+        try:
+            target = read_link('/proc/%d/fd/%s' % (pid, name))
+        except (OSError, IOError):
+            continue
+        if target.startswith('socket:['):
+            found.add(target[8:-1])
+    return found
 
 
 # sock_diag over netlink (linux/sock_diag.h, linux/inet_diag.h, linux/netlink.h).
@@ -325,17 +348,9 @@ def _procfs_listening(pids, read_file, list_dir, read_link):
     listeners = _procfs_listeners(read_file) or {}
     found = set()
     for pid in pids:
-        try:
-            names = list_dir('/proc/%d/fd' % pid)
-        except (OSError, IOError):  # gone, or not ours to read
-            continue
-        for name in names:
-            try:
-                target = read_link('/proc/%d/fd/%s' % (pid, name))
-            except (OSError, IOError):
-                continue
-            if target.startswith('socket:[') and target[8:-1] in listeners:
-                found.add(listeners[target[8:-1]])
+        for inode in socket_inodes(pid, list_dir, read_link):
+            if inode in listeners:
+                found.add(listeners[inode])
     return sorted(found)
 
 

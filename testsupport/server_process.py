@@ -439,21 +439,40 @@ def _start_server_process(argv, mode, host, family, env, cwd, timeout, stop_time
 class _Discoverer(object):
     """``discover(pid)``: the listeners of the tree of *pid*, scanned only when needed.
 
-    Each call reads the host's LISTEN table (cheap); the tree's descriptors
-    are scanned only when a socket the previous scans did not see appears.
+    Each call reads the host's table of listening sockets (netlink on Linux:
+    about 0.1 ms). Only when a socket appears that the last call did not see
+    are descriptors read: first those of *pid*'s children (the server, under
+    its supervisor), and the whole tree only if that does not account for it.
     """
 
     def __init__(self, platform):
         self.platform = platform
-        self.known = None
-        self.found = []
+        self.known = set()
+        self.ours = set()
+        self.others = set()
 
     def __call__(self, pid):
-        inodes = _port_tables.listen_inodes(self.platform)
-        if inodes is None or self.known is None or not inodes <= self.known:
-            self.found = _port_tables.listening_ports(self.platform, pid)
-        self.known = inodes
-        return self.found
+        table = _port_tables.listening_sockets(self.platform)
+        if table is None:  # no cheap table here: ask the full question every time
+            return _port_tables.listening_ports(self.platform, pid)
+        new = set(table) - self.known
+        self.known = set(table)
+        if new:
+            held = set()
+            for child in _children(pid):
+                held |= _port_tables.socket_inodes(child)
+            self.ours |= new & held
+            if new - held:
+                found = set(_port_tables.listening_ports(self.platform, pid))
+                for inode in new - held:
+                    (self.ours if table[inode] in found else self.others).add(inode)
+        return sorted(table[inode] for inode in self.ours if inode in table)
+
+
+def _children(pid):
+    """The children of *pid* (Linux, ``/proc/<pid>/task/*/children``), *pid* if unknown."""
+    text = _system.read_text_file('/proc/%d/task/%d/children' % (pid, pid))
+    return [int(word) for word in text.split()] if text is not None else [pid]
 
 
 def _launch(server, argv, host, family, env, cwd):
