@@ -1,11 +1,13 @@
 """Benchmark: servers in child processes, start_server_process against pick-a-number.
 
-Part 1, start to first response: for each way of starting tests/child_server.py
-(a tiny TCP server answering ``hello <pid>``) it starts the child, waits until
-ready, connects and reads the greeting, stops it; median and spread over
-``--runs`` runs (default 30). The baseline is the usual pattern: pick a number
-(``bind(port 0)``, close, as CPython's ``find_unused_port`` and pytest-asyncio's
-``unused_tcp_port`` do), pass it as ``--port N``, poll with ``wait_for_port``.
+Part 1, start + one connection + stop: for each way of starting
+tests/child_server.py (a tiny TCP server answering ``hello <pid>``) it starts
+the child, waits until ready, connects and reads the greeting, stops it; median
+and spread over ``--runs`` runs (default 30), the ways interleaved, each as a
+ratio to the plain way: lease a port (``reserve_port``), ``Popen`` the server
+with it, poll ``connect()`` every 2 ms, ``terminate()``, ``wait()``. Then the
+cost of ``stop()`` against ``terminate()`` + ``wait()``, and how long after a
+child's ``listen()`` (80 ms after its start) discover mode returns.
 
 Part 2, stress (``--stress N``, default 1000; 0 skips it): a test file of N
 tests, each starting a child server through the ``start_server_process``
@@ -33,12 +35,13 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 
-from testsupport import _compat, server_process, servers  # noqa: E402
+from testsupport import _compat, server_process  # noqa: E402
 
 CHILD = os.path.join(ROOT, 'tests', 'child_server.py')
 ADDRESS_IN_USE = re.compile(r'Address already in use|EADDRINUSE|\[Errno 98\]|\[Errno 48\]')
@@ -101,19 +104,35 @@ def pick_a_number():
     return port
 
 
-def pick_a_number_then_start():
-    port = pick_a_number()
-    devnull = open(os.devnull, 'wb')
+def plain_way():
+    """The plain way: lease a port, Popen the server with it, poll connect() every 2 ms,
+    terminate(), wait()."""
+    from testsupport import allocator
+    port = allocator.reserve_port()
     try:
-        process = subprocess.Popen([sys.executable, CHILD, '--port', str(port)], stdout=devnull)
+        devnull = open(os.devnull, 'wb')
+        try:
+            process = subprocess.Popen([sys.executable, CHILD, '--port', str(port)],
+                                       stdout=devnull)
+        finally:
+            devnull.close()
+        try:
+            while True:
+                try:
+                    sock = socket.create_connection(('127.0.0.1', port), 1)
+                except socket.error:
+                    if process.poll() is not None:
+                        raise RuntimeError('the child exited')
+                    time.sleep(0.002)
+                    continue
+                sock.close()
+                break
+            greet('127.0.0.1', port)
+        finally:
+            process.terminate()
+            process.wait()
     finally:
-        devnull.close()
-    try:
-        servers.wait_for_port(port)
-        greet('127.0.0.1', port)
-    finally:
-        process.terminate()
-        process.wait()
+        allocator.release_port(port)
 
 
 def with_mode(mode, args):
@@ -126,27 +145,76 @@ def with_mode(mode, args):
     return run
 
 
+def timed(func):
+    start = _compat.monotonic()
+    func()
+    return _compat.monotonic() - start
+
+
+def stop_cost(runs):
+    """Median stop() of a running server against terminate() + wait() of a Popen."""
+    plain, ours = [], []
+    for _ in range(runs):
+        process = subprocess.Popen([sys.executable, CHILD, '--port', '0'],
+                                   stdout=subprocess.PIPE)
+        process.stdout.readline()
+        start = _compat.monotonic()
+        process.terminate()
+        process.wait()
+        plain.append(_compat.monotonic() - start)
+        process.stdout.close()
+        server = server_process.start_server_process([sys.executable, CHILD, '--port', '0'],
+                                                     'discover')
+        start = _compat.monotonic()
+        server.stop()
+        ours.append(_compat.monotonic() - start)
+    return median(plain), median(ours)
+
+
+def readiness_latency(runs, delay=0.08):
+    """Median time from the child's listen() to start_server_process() returning."""
+    late = []
+    for _ in range(runs):
+        server = server_process.start_server_process(
+            [sys.executable, CHILD, '--port', '0', '--delay', str(delay)], 'discover')
+        returned = time.time()
+        try:
+            listened = float(server.stderr.split('listening at ')[1].split()[0])
+        finally:
+            server.stop()
+        late.append(returned - listened)
+    return median(late)
+
+
+def median(values):
+    values = sorted(values)
+    return values[len(values) // 2]
+
+
 def timings(runs):
-    ways = [('pick a number, --port N, wait_for_port', pick_a_number_then_start),
+    ways = [('plain: lease, Popen, connect every 2 ms, terminate', plain_way),
             ("start_server_process(mode='inherit')", with_mode('inherit', ['--listen-fds'])),
             ("start_server_process(mode='discover')", with_mode('discover', ['--port', '0'])),
             ("start_server_process(mode='lease')", with_mode('lease', ['--port', '{port}']))]
-    results = []
-    for name, run in ways:
+    times = dict((name, []) for name, _ in ways)
+    for _, run in ways:
         run()  # warm up
-        times = []
-        for _ in range(runs):
-            start = _compat.monotonic()
-            run()
-            times.append(_compat.monotonic() - start)
-        times.sort()
-        results.append((name, times[len(times) // 2], times[0], times[-1]))
-    baseline = results[0][1]
-    print('start to first response, %d runs each (median, min-max), ratio to the baseline:'
-          % runs)
-    for name, median, low, high in results:
-        print('  %-42s %6.1f ms  (%.1f-%.1f)  x%.2f'
-              % (name, median * 1000, low * 1000, high * 1000, median / baseline))
+    for _ in range(runs):  # interleaved, so that load changes hit every way alike
+        for name, run in ways:
+            times[name].append(timed(run))
+    baseline = median(times[ways[0][0]])
+    print('start + one connection + stop, %d runs each, interleaved (median, min-max), '
+          'ratio to the plain way:' % runs)
+    for name, _ in ways:
+        values = sorted(times[name])
+        print('  %-52s %6.1f ms  (%.1f-%.1f)  x%.2f'
+              % (name, median(values) * 1000, values[0] * 1000, values[-1] * 1000,
+                 median(values) / baseline))
+    plain, ours = stop_cost(max(runs // 2, 1))
+    print('stop of a running server: terminate()+wait() %.1f ms, ServerProcess.stop() %.1f ms '
+          '(x%.2f)' % (plain * 1000, ours * 1000, ours / plain))
+    print('readiness: a child listening after 80 ms is seen %.1f ms after its listen() '
+          '(median)' % (readiness_latency(max(runs // 2, 1)) * 1000))
 
 
 def stress(tests, workers, mode):

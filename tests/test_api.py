@@ -81,7 +81,7 @@ PUBLIC_SURFACE = {'testsupport': {'HOST': 'value',
                  'skip_if_tcp_blackhole': '(test)',
                  'skip_unless_bind_unix_socket': '(test)',
                  'start_server_process': '(argv, mode=, host=, family=, env=, cwd=, timeout=, '
-                                         'stop_timeout=)',
+                                         'stop_timeout=, choose_port=)',
                  'tcp_blackhole': '()',
                  'transient_internet': '(resource_name, timeout=, errnos=)',
                  'wait_for_port': '(port, host=, timeout=)',
@@ -130,7 +130,8 @@ PUBLIC_SURFACE = {'testsupport': {'HOST': 'value',
                                 'ServerProcess.stop': '(self, timeout=)',
                                 'ServerStartError': 'class',
                                 'start_server_process': '(argv, mode=, host=, family=, env=, '
-                                                        'cwd=, timeout=, stop_timeout=)'},
+                                                        'cwd=, timeout=, stop_timeout=, '
+                                                        'choose_port=)'},
  'testsupport.servers': {'DEFAULT_POLL_INTERVAL': 'value',
                          'ServerStopError': 'class',
                          'ServerThread': 'class(self, server, poll_interval=)',

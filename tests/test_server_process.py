@@ -75,17 +75,54 @@ def greeting(server):
     return exchange(server.address, until=b'\n').decode('ascii')
 
 
+def tagged(tag, supervisors=False):
+    """Process ids whose command line contains *tag* (Linux), supervisors only if asked."""
+    found = []
+    for name in os.listdir('/proc'):
+        if not name.isdigit():
+            continue
+        try:
+            with open('/proc/%s/cmdline' % name, 'rb') as fp:
+                words = fp.read().split(b'\0')
+        except (IOError, OSError):
+            continue
+        if tag.encode('ascii') in words and (supervisors or not any(
+                b'_supervisor.py' in word for word in words)):
+            found.append(int(name))
+    return [pid for pid in found if not gone(pid)]
+
+
+def shared_library(fd):
+    """True if *fd* is open on a shared library (PyPy loads libffi lazily, for good)."""
+    try:
+        target = os.readlink('/proc/self/fd/%s' % fd)
+    except (IOError, OSError):
+        return False
+    return target.endswith('.so') or '.so.' in os.path.basename(target)
+
+
 class IsolatedMixin(helpers.FdLeakMixin):
-    """A private port registry, and a check that no fd and no child outlives the test."""
+    """A private port registry and TMPDIR, and a check that no fd, no child and no
+    log directory outlives the test."""
 
     def setUp(self):
         helpers.private_registry(self)
+        self.tmpdir = helpers.private_tmpdir(self)
+        helpers.set_env(self, 'TMPDIR', self.tmpdir)
+        self.addCleanup(setattr, tempfile, 'tempdir', tempfile.tempdir)
+        tempfile.tempdir = self.tmpdir
         self.fds_before = helpers.open_fds()
         self.children_before = children()
+        self.tag = 'tsu-test-%d-%s' % (os.getpid(), id(self))
 
     def assertNothingLeft(self):
-        self.assertEqual(helpers.open_fds() - self.fds_before, set(), 'descriptors leaked')
+        self.assertEqual(set(fd for fd in helpers.open_fds() - self.fds_before
+                             if not shared_library(fd)), set(), 'descriptors leaked')
         self.assertEqual(children() - self.children_before, set(), 'children (zombies?) left')
+        self.assertEqual([n for n in os.listdir(self.tmpdir)
+                          if n.startswith('testsupport-server-')], [], 'log directories left')
+        if ON_LINUX:
+            self.assertEqual(tagged(self.tag, True), [], 'processes of the test left')
 
     def assertEnds(self, pid):
         # The grandchild is re-parented to init, which reaps it: poll, bounded.
@@ -188,16 +225,22 @@ class FailuresTest(IsolatedMixin, unittest.TestCase):
         self.assertIn('never accepted a connection at 127.0.0.1:', message)
         self.assertIn('at the port it is given', message)
 
-    def test_missing_program(self):
-        message = self.start_fails(['/nonexistent/server'], 'discover')
-        self.assertIn("cannot run ['/nonexistent/server']", message)
+    def test_missing_program_raises_in_every_mode(self):
+        for mode in ('inherit', 'discover', 'lease'):
+            argv = ['no-such-program'] + (['{port}'] if mode == 'lease' else [])
+            start = _compat.monotonic()
+            message = self.start_fails(argv, mode)
+            self.assertLess(_compat.monotonic() - start, 5)
+            self.assertIn("start_server_process(mode=%r): cannot run 'no-such-program': "
+                          "[Errno %d] " % (mode, errno.ENOENT), message)
+            self.assertIn('is it installed, on PATH, executable?', message)
 
-    def test_missing_program_inherit_exits_127(self):
-        server = server_process.start_server_process(['/nonexistent/server'], 'inherit')
-        server._wait(10)
-        self.assertEqual(server.stop(), 127)
-        self.assertIn("cannot run '/nonexistent/server'", server.stderr)
-        self.assertNothingLeft()
+    def test_program_not_executable_raises(self):
+        path = os.path.join(self.tmpdir, 'not-executable')
+        with open(path, 'w') as fp:
+            fp.write('#!/bin/sh\n')
+        message = self.start_fails([path], 'inherit')
+        self.assertIn("cannot run %r: [Errno %d] " % (path, errno.EACCES), message)
 
     def test_child_ignoring_sigterm_is_killed(self):
         server = server_process.start_server_process(child('--listen-fds', '--ignore-term'),
@@ -214,6 +257,353 @@ class FailuresTest(IsolatedMixin, unittest.TestCase):
         server.stop()
         self.assertEnds(grandchild)
         self.assertNothingLeft()
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Run in a child python: starts a server, says its pids, then waits to be killed.
+STARTER = """
+import sys
+sys.path.insert(0, %(root)r)
+from testsupport import server_process
+server = server_process.start_server_process(%(argv)r, %(mode)r)
+import socket
+sock = socket.create_connection(server.address, 10)
+greeting = sock.recv(100).decode('ascii')
+sock.close()
+print('%%d %%s %%d' %% (server.pid, greeting.split()[1], server.port))
+sys.stdout.flush()
+sys.stdin.read()
+"""
+
+# Run in a child python: its peak memory (VmHWM) across a 200 MB stderr flood.
+FLOODER = """
+import json, socket, sys
+sys.path.insert(0, %(root)r)
+from testsupport import server_process
+
+def peak():
+    with open('/proc/self/status') as fp:
+        for line in fp:
+            if line.startswith('VmHWM:'):
+                return int(line.split()[1]) * 1024
+
+child = [sys.executable, %(child)r, '--flood', str(%(size)d)]
+server = server_process.start_server_process(child + ['--listen-fds'], 'inherit')
+base = peak()
+sock = socket.create_connection(server.address, 60)  # answered once the flood is written
+sock.recv(100)
+sock.close()
+running = server.stderr
+server.stop()
+stopped = server.stderr
+try:
+    server_process.start_server_process(child + ['--exit-at-start', '--port', '0'], 'discover',
+                                        timeout=60)
+except server_process.ServerStartError as exc:
+    message = str(exc)
+print(json.dumps({'grew': peak() - base, 'running': running[:200], 'running_len': len(running),
+                  'stopped_len': len(stopped), 'stopped_end': stopped[-80:],
+                  'message': message[:200] + message[-600:]}))
+"""
+
+
+def run_python(testcase, source, **kwargs):
+    import subprocess
+    process = subprocess.Popen([sys.executable, '-c', source], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, **kwargs)
+    testcase.addCleanup(process.wait)
+    testcase.addCleanup(process.stdin.close)
+    testcase.addCleanup(process.stdout.close)
+    testcase.addCleanup(lambda: process.poll() is None and process.kill())
+    return process
+
+
+def finish(process):
+    """Close the pipes to a run_python() process and reap it."""
+    process.stdin.close()
+    process.stdout.close()
+    return process.wait()
+
+
+@needs_linux
+class TreeTest(IsolatedMixin, unittest.TestCase):
+    """The whole tree ends at stop() and when the test dies, daemons included."""
+
+    def test_stop_ends_a_daemon_and_the_port_refuses(self):
+        for extra in ([], ['--ignore-term']):
+            server = server_process.start_server_process(
+                child('--listen-fds', '--daemonize', '--tag', self.tag, *extra), 'inherit',
+                stop_timeout=0.3)
+            self.addCleanup(server.stop)
+            daemon = int(greeting(server).split()[1])
+            self.assertNotEqual(daemon, server.pid)
+            self.assertEqual(tagged(self.tag), [daemon])
+            server.stop()
+            self.assertTrue(gone(daemon), 'the daemon %d survived stop()' % daemon)
+            with self.assertRaises(socket.error) as cm:
+                socket.create_connection(server.address, 5).close()
+            self.assertEqual(cm.exception.errno, errno.ECONNREFUSED)
+            self.assertNothingLeft()
+
+    def test_discover_with_a_daemonizing_child_leaves_nothing(self):
+        try:
+            server = server_process.start_server_process(
+                child('--port', '0', '--daemonize', '--tag', self.tag), 'discover')
+        except server_process.ServerStartError as exc:
+            # The usual outcome: the child exited (status 0) as it daemonised.
+            self.assertIn('the server exited with status 0', str(exc))
+        else:  # it was seen listening before its exit was
+            server.stop()
+        self.assertNothingLeft()
+
+    def test_sigkill_of_the_test_ends_the_tree_within_1_s(self):
+        argv = child('--listen-fds', '--daemonize', '--ignore-term', '--tag', self.tag)
+        starter = run_python(self, STARTER % {'root': ROOT, 'argv': argv, 'mode': 'inherit'})
+        line = starter.stdout.readline().decode('ascii')
+        server, daemon, port = [int(word) for word in line.split()]
+        self.assertEqual(tagged(self.tag), [daemon])
+        self.assertEqual(os.listdir(self.tmpdir), [])  # the logs have no name
+        os.kill(starter.pid, signal.SIGKILL)
+        killed = _compat.monotonic()
+        starter.wait()
+
+        def everything_gone(remaining):
+            return (gone(server) and gone(daemon) and not tagged(self.tag, True)
+                    and not os.listdir(self.tmpdir))
+        done = _waits.poll(everything_gone, 5, _compat.monotonic, __import__('time').sleep)
+        elapsed = _compat.monotonic() - killed
+        self.assertTrue(done, 'left: %r, %r' % (tagged(self.tag), os.listdir(self.tmpdir)))
+        self.assertLess(elapsed, 1.0)
+        with self.assertRaises(socket.error):
+            socket.create_connection(('127.0.0.1', port), 5).close()
+        finish(starter)
+        self.assertNothingLeft()
+
+    def test_sigkill_of_the_test_discover_and_lease(self):
+        for mode, args in (('discover', ['--port', '0']), ('lease', ['--port', '{port}'])):
+            argv = child('--tag', self.tag, '--in-grandchild', *args)
+            starter = run_python(self, STARTER % {'root': ROOT, 'argv': argv, 'mode': mode})
+            self.assertTrue(starter.stdout.readline())
+            self.assertEqual(len(tagged(self.tag)), 2)
+            os.kill(starter.pid, signal.SIGKILL)
+            starter.wait()
+            self.assertTrue(_waits.poll(
+                lambda remaining: not tagged(self.tag, True) and not os.listdir(self.tmpdir), 1.0,
+                _compat.monotonic, __import__('time').sleep), mode)
+            finish(starter)
+        self.assertNothingLeft()
+
+
+@needs_linux
+class OutputTest(IsolatedMixin, unittest.TestCase):
+
+    def test_flood_of_200_mb_keeps_memory_and_tails_bounded(self):
+        size = 200 << 20
+        flooder = run_python(self, FLOODER % {'root': ROOT, 'child': CHILD, 'size': size})
+        result = __import__('json').loads(flooder.stdout.read().decode('ascii'))
+        self.assertEqual(finish(flooder), 0)
+        self.assertLess(result['grew'], 16 << 20)
+        cut = size - server_process._TAIL_BYTES
+        self.assertTrue(result['running'].startswith('[... %d bytes cut ...]\nxxx' % cut),
+                        result['running'][:80])
+        self.assertLess(result['running_len'], server_process._TAIL_BYTES + 100)
+        self.assertEqual(result['stopped_len'], result['running_len'])
+        self.assertTrue(result['stopped_end'].endswith('x\n'))
+        self.assertIn('the server exited with status 3', result['message'])
+        self.assertIn('child_server: cannot start: configuration is missing', result['message'])
+        self.assertNothingLeft()
+
+    def test_short_output_is_whole_and_the_files_have_no_name(self):
+        server = server_process.start_server_process(child('--listen-fds'), 'inherit')
+        greeting(server)
+        self.assertEqual(os.listdir(self.tmpdir), [])  # nothing to leave behind
+        server.stop()
+        self.assertEqual(server.stdout, 'serving on port %d\n' % server.port)
+        self.assertEqual(os.listdir(self.tmpdir), [])
+        self.assertNothingLeft()
+
+    def test_read_tail_marks_the_cut(self):
+        fp = tempfile.TemporaryFile()
+        self.addCleanup(fp.close)
+        fp.write(b'a' * 100 + b'tail')
+        fp.flush()
+        self.assertEqual(server_process._read_tail(fp.fileno(), 10),
+                         '[... 94 bytes cut ...]\naaaaaatail')
+        self.assertEqual(server_process._read_tail(fp.fileno(), 1000), 'a' * 100 + 'tail')
+        self.assertEqual(server_process._read_tail(-1, 10), '')
+
+    def test_reading_the_tail_does_not_move_the_writes(self):
+        logs = server_process._open_logs(None)
+        self.addCleanup(logs['stderr'].close)
+        self.addCleanup(logs['stdout'].close)
+        writer = os.dup(logs['stdout'].fileno())  # the child's copy: same description
+        self.addCleanup(os.close, writer)
+        os.write(writer, b'one\n')
+        self.assertEqual(server_process._read_tail(logs['stdout'].fileno(), 2),
+                         '[... 2 bytes cut ...]\ne\n')
+        os.write(writer, b'two\n')
+        self.assertEqual(server_process._read_tail(logs['stdout'].fileno(), 100), 'one\ntwo\n')
+
+    def test_popen_path_reads_named_files_through_its_own_descriptors(self):
+        logs = server_process._open_logs(self.tmpdir)
+        self.addCleanup(logs['stderr'].close)
+        self.addCleanup(logs['stdout'].close)
+        with open(os.path.join(self.tmpdir, 'stderr.log'), 'ab') as fp:
+            fp.write(b'oops\n')
+        self.assertEqual(server_process._read_tail(logs['stderr'].fileno(), 100), 'oops\n')
+        os.remove(os.path.join(self.tmpdir, 'stderr.log'))
+        os.remove(os.path.join(self.tmpdir, 'stdout.log'))
+
+
+class FakeDiscover(object):
+    """``discover(pid)`` answering from a script of listener lists, one per call."""
+
+    def __init__(self, *answers):
+        self.answers = list(answers)
+
+    def __call__(self, pid):
+        return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+
+
+@needs_linux
+class DiscoverChoiceTest(IsolatedMixin, unittest.TestCase):
+
+    def start(self, argv, discover, **kwargs):
+        server = server_process._start_server_process(
+            argv, 'discover', None, socket.AF_INET, None, None, kwargs.pop('timeout', 10), 1,
+            platform_shim.current(), discover, **kwargs)
+        self.addCleanup(server.stop)
+        return server
+
+    def test_the_port_listened_on_first_is_taken(self):
+        server = server_process.start_server_process(child('--port', '0', '--admin-port'),
+                                                     'discover')
+        try:
+            self.assertIn('hello', greeting(server))
+            first = int(server.stdout.split()[3])
+            self.assertEqual(server.port, first)
+            self.assertTrue(_waits.poll(lambda remaining: 'admin on' in server.stdout, 10,
+                                        _compat.monotonic, __import__('time').sleep))
+        finally:
+            server.stop()
+        self.assertNothingLeft()
+
+    def test_listeners_seen_together_raise_naming_them(self):
+        with self.assertRaises(server_process.ServerStartError) as cm:
+            self.start(child('--never-listen'),
+                       FakeDiscover([], [('127.0.0.1', 5001), ('127.0.0.1', 4000)]))
+        self.assertIn("start_server_process(mode='discover'): the server listens on "
+                      "127.0.0.1:5001, 127.0.0.1:4000, which appeared together, so which it "
+                      "opened first is unknown; pass choose_port=", str(cm.exception))
+        self.assertNothingLeft()
+
+    def test_the_first_seen_wins_not_the_lowest(self):
+        with self.assertRaises(server_process.ServerStartError) as cm:
+            self.start(child('--never-listen'),
+                       FakeDiscover([('127.0.0.1', 5001)],
+                                    [('127.0.0.1', 4000), ('127.0.0.1', 5001)]), timeout=0.2)
+        self.assertIn('never accepted a connection at 127.0.0.1:5001', str(cm.exception))
+        self.assertNothingLeft()
+
+    def test_other_hosts_are_waited_past(self):
+        with self.assertRaises(server_process.ServerStartError) as cm:
+            self.start(child('--never-listen'),
+                       FakeDiscover([('10.1.2.3', 5001)], [('10.1.2.3', 5001), ('::', 4000)]),
+                       timeout=0.2)
+        self.assertIn('never accepted a connection at 127.0.0.1:4000', str(cm.exception))
+        self.assertNothingLeft()
+
+    def test_choose_port_gets_the_listeners_in_order_seen(self):
+        calls = []
+
+        def choose(found):
+            calls.append(found)
+            return found[1][1] if len(found) > 1 else None
+        with self.assertRaises(server_process.ServerStartError) as cm:
+            self.start(child('--never-listen'),
+                       FakeDiscover([('127.0.0.1', 5001)],
+                                    [('127.0.0.1', 4000), ('127.0.0.1', 5001)]),
+                       timeout=0.2, choose_port=choose)
+        self.assertEqual(calls[:2], [[('127.0.0.1', 5001)],
+                                     [('127.0.0.1', 5001), ('127.0.0.1', 4000)]])
+        self.assertIn('never accepted a connection at 127.0.0.1:4000', str(cm.exception))
+        self.assertNothingLeft()
+
+    def test_choose_port_with_a_real_server(self):
+        server = server_process.start_server_process(
+            child('--port', '0'), 'discover', choose_port=lambda found: found[0][1])
+        self.addCleanup(server.stop)
+        self.assertIn('hello', greeting(server))
+
+    def test_choose_port_only_for_discover(self):
+        with self.assertRaises(ValueError) as cm:
+            server_process.start_server_process(['x'], 'inherit', choose_port=max)
+        self.assertIn("choose_port is for mode='discover'", str(cm.exception))
+
+
+@needs_linux
+class ContainmentTest(IsolatedMixin, unittest.TestCase):
+    """The containment field chooses the launcher: a supervisor, or Popen (job_object)."""
+
+    def run_with(self, platform, *args):
+        server = server_process._start_server_process(
+            child('--port', '{port}', *args), 'lease', None, socket.AF_INET, None, None, 10,
+            0.3, platform, None)
+        try:
+            self.assertIn('hello %d' % server.pid, greeting(server))
+        finally:
+            status = server.stop()
+        self.assertNothingLeft()
+        return server, status
+
+    def test_job_object_keeps_the_plain_popen_path(self):
+        import subprocess
+        server, status = self.run_with(LINUX.replace(process_containment='job_object'))
+        self.assertTrue(isinstance(server.process, subprocess.Popen))
+        self.assertEqual(status, -signal.SIGTERM)
+
+    def test_process_group_runs_a_supervisor(self):
+        server, status = self.run_with(LINUX.replace(process_containment='process_group'),
+                                       '--ignore-term')
+        self.assertEqual(server.process.containment, 'process_group')
+        self.assertEqual(status, -signal.SIGKILL)
+
+    def test_subreaper_on_linux(self):
+        server, status = self.run_with(LINUX)
+        self.assertEqual(server.process.containment, 'subreaper')
+        self.assertEqual(status, -signal.SIGTERM)
+
+
+class ReadinessTest(unittest.TestCase):
+
+    def test_checks_every_millisecond(self):
+        self.assertEqual(server_process._READY_STEP, 0.001)
+
+    def test_listening_sockets_reads_only_the_tables(self):
+        proc = FakeProc()
+        self.assertEqual(_port_tables.listening_sockets(LINUX, proc.read_file),
+                         {'111': ('127.0.0.1', 8000), '999': ('0.0.0.0', 8002),
+                          '113': ('::1', 9000)})
+        self.assertIsNone(_port_tables.listening_sockets(MACOS, proc.read_file))
+        self.assertIsNone(_port_tables.listening_sockets(LINUX, lambda path: None))
+
+    @needs_linux
+    def test_listening_sockets_by_netlink_match_proc_net(self):
+        sock = servers.make_listener()
+        self.addCleanup(sock.close)
+        by_netlink = _port_tables.listening_sockets(LINUX)
+        by_proc = _port_tables.listening_sockets(LINUX, _system.read_text_file)
+        self.assertIn(('127.0.0.1', sock.getsockname()[1]), by_netlink.values())
+        mine = _port_tables.socket_inodes(os.getpid())
+        self.assertEqual(set(by_netlink) & mine, set(by_proc) & mine)
+        self.assertIn(str(os.fstat(sock.fileno()).st_ino), set(by_netlink) & mine)
+
+    def test_socket_inodes(self):
+        proc = FakeProc()
+        self.assertEqual(_port_tables.socket_inodes(11, proc.list_dir, proc.read_link),
+                         set(['112', '113']))
+        self.assertEqual(_port_tables.socket_inodes(99, proc.list_dir, proc.read_link), set())
 
 
 class ArgumentsTest(IsolatedMixin, unittest.TestCase):

@@ -360,7 +360,7 @@ class CommandTest(unittest.TestCase):
         command = _supervisor.supervisor_command(
             ['srv', '-x'], 'subreaper', 5, 6, listen_fd=7, remove=['/tmp/d'], parent_pid=42,
             unset=['LC_CTYPE'], executable='/py')
-        self.assertEqual(command[:3], ['/py', '-E', '-S'])
+        self.assertEqual(command[:3], ['/py', '-E', _supervisor._site_flag()])
         self.assertTrue(os.path.basename(command[3]).startswith('_supervisor.'))
         self.assertEqual(command[4:], ['-l', '5', '-s', '6', '-f', '7', '-R', '-P', '42',
                                        '-r', '/tmp/d', '-u', 'LC_CTYPE', '--', 'srv', '-x'])

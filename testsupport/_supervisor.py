@@ -421,11 +421,21 @@ def _script_path():
     return source
 
 
+def _site_flag():
+    """``'-S'`` (no site: a faster start), or ``'-s'`` in a Python 2.7 virtualenv.
+
+    virtualenv < 20.22 (what tox uses for 2.7) makes environments whose
+    standard library is found only by their site.py: under -S, nothing imports.
+    """
+    return '-s' if getattr(sys, 'real_prefix', None) else '-S'
+
+
 def supervisor_command(argv, containment, life_fd, status_fd, listen_fd=None, remove=(),
                        parent_pid=None, unset=(), executable=None):
     """The supervisor's command line for the server *argv* (a list of str).
 
-    ``[executable, '-E', '-S', '<...>/_supervisor.py', flags..., '--'] + argv``:
+    ``[executable, '-E', '-S', '<...>/_supervisor.py', flags..., '--'] + argv`` (``-s`` for
+    ``-S`` in a Python 2.7 virtualenv, see _site_flag()):
     ``-l``/``-s`` the life and status pipe ends, ``-f`` the listening socket
     (passed on as descriptor 3), ``-R`` be a child subreaper (containment
     ``'subreaper'``), ``-P PID`` take SIGTERM when the thread that started it
@@ -436,7 +446,7 @@ def supervisor_command(argv, containment, life_fd, status_fd, listen_fd=None, re
     if containment not in CONTAINMENTS:
         raise ValueError('supervisor_command(): containment must be one of %s, got %r'
                          % (', '.join(repr(c) for c in CONTAINMENTS), containment))
-    command = [executable or sys.executable, '-E', '-S', _script_path(),
+    command = [executable or sys.executable, '-E', _site_flag(), _script_path(),
                '-l', str(life_fd), '-s', str(status_fd)]
     if listen_fd is not None:
         command += ['-f', str(listen_fd)]

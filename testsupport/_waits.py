@@ -1,6 +1,7 @@
 """Polling and one-shot connects: what the waits of servers and server_process share."""
 from __future__ import absolute_import, division, print_function
 
+import select
 import socket
 
 from . import _compat, _sockets, socket_helper
@@ -14,6 +15,7 @@ __all__ = [
     'poll',
     'retry_errnos',
     'try_connect',
+    'wait_readable',
 ]
 
 # wait_for_port back-off: first pause, growth factor, longest pause (seconds).
@@ -65,3 +67,15 @@ def poll(check, timeout, clock, sleep):
             return False
         sleep(min(pause, remaining))
         pause = min(pause * PAUSE_GROWTH, LONGEST_PAUSE)
+
+
+def wait_readable(source, timeout):
+    """True if *source* (a descriptor, or an object with ``fileno()``) is readable within
+    *timeout* seconds; False on timeout or when a signal interrupts the wait (2.7)."""
+    fd = source if isinstance(source, int) else source.fileno()
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    try:
+        return bool(poller.poll(int(timeout * 1000 + 0.999)))
+    except (select.error, OSError):  # EINTR on 2.7 (3.5+ retries)
+        return False

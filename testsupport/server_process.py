@@ -2,8 +2,11 @@
 
 The child gets its port by inheriting a listening socket (systemd's
 LISTEN_FDS), by binding port 0 itself and being asked which port it took, or
-by being told a leased port; :class:`ServerProcess` captures its output and
-ends its whole process group.
+by being told a leased port; :class:`ServerProcess` captures the end of its
+output and ends its whole process tree. On POSIX systems the child runs under
+``_supervisor`` (a small process between this one and the server, chosen by
+the platform's ``process_containment``), which ends the tree when this process
+ends in any way; Windows starts the child directly until job objects exist.
 
 .. versionadded:: 0.1.0
 """
@@ -19,6 +22,7 @@ from . import (
     _compat,
     _port_tables,
     _sockets,
+    _supervisor,
     _system,
     _waits,
     allocator,
@@ -39,52 +43,90 @@ _SERVER_MODES = ('inherit', 'discover', 'lease')
 _STOP_TIMEOUT = 5.0
 #: How many lines of the child's stderr a ServerStartError quotes.
 _STDERR_TAIL_LINES = 15
-
-# Run as ``python -E -c <this> <fd> argv...`` between fork and the server's
-# exec: puts the listening socket on descriptor 3, closes the others (2.7 cannot
-# close them in Popen without closing ours), sets LISTEN_FDS and LISTEN_PID (the
-# pid the server will have, as it replaces this process), then execs the server.
-_LISTEN_FDS_WRAPPER = '''\
-import os, sys
-fd = int(sys.argv[1])
-if fd != 3:
-    os.dup2(fd, 3)
-    os.close(fd)
-elif hasattr(os, "set_inheritable"):
-    os.set_inheritable(3, True)
-where = "/proc/self/fd" if os.path.isdir("/proc/self/fd") else "/dev/fd"
-for name in os.listdir(where):
-    if int(name) > 3:
-        try:
-            os.close(int(name))
-        except OSError:
-            pass
-os.environ["LISTEN_FDS"] = "1"
-os.environ["LISTEN_PID"] = str(os.getpid())
-try:
-    os.execvp(sys.argv[2], sys.argv[2:])
-except OSError as exc:
-    sys.stderr.write("start_server_process(): cannot run %r: %s\\n" % (sys.argv[2], exc))
-    sys.stderr.flush()
-    os._exit(127)
-'''
+#: Longest line of stderr a ServerStartError quotes whole (characters).
+_STDERR_LINE_CHARS = 300
+#: How much of the end of each captured stream ``stdout``/``stderr`` keep (bytes).
+_TAIL_BYTES = 64 * 1024
+#: Seconds between readiness checks (a connect, or a look at the LISTEN table):
+#: readiness is seen within about this long, an early exit at once.
+_READY_STEP = 0.001
+#: Longest wait in stop() for the port to refuse connections once the tree is gone.
+_REFUSE_WAIT = 1.0
 
 
 class ServerStartError(RuntimeError):
-    """A server process exited, or did not listen, before it was ready.
+    """A server process could not be run, exited, or did not listen, before it was ready.
 
-    The message says which, with the exit status or the timeout, the command,
-    and the last lines of the child's stderr.
+    The message says which, with the OS error, the exit status or the timeout,
+    the command, and the last lines of the child's stderr.
     """
+
+
+def _read_tail(fd, limit):
+    """The last *limit* bytes of the open file *fd* as text, marked when the start was cut.
+
+    Reads at most *limit* bytes (a seek to the end first), so memory does not
+    grow with the file; ``''`` if it cannot be read. Moves *fd*'s offset: the
+    writer must append (O_APPEND) or have a description of its own.
+    """
+    try:
+        size = os.lseek(fd, 0, os.SEEK_END)
+        start = max(size - limit, 0)
+        os.lseek(fd, start, os.SEEK_SET)
+        chunks, wanted = [], limit
+        while wanted > 0:
+            chunk = os.read(fd, min(wanted, 65536))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            wanted -= len(chunk)
+    except _compat.OS_ERRORS:
+        return ''
+    text = b''.join(chunks).decode('utf-8', 'replace')
+    if start:
+        text = '[... %d bytes cut ...]\n%s' % (start, text)
+    return text
+
+
+def _open_logs(named_in):
+    """``{'stdout': file, 'stderr': file}``: where the child writes and we read its tails.
+
+    *named_in* None (POSIX): unnamed temporary files (O_TMPFILE on Linux, else
+    unlinked at once), opened to append, so that reading our shared descriptor
+    never moves the child's writes, and nothing is left on disk whatever ends
+    this process. Else files in the directory *named_in*, read through
+    descriptors of their own (Windows: no O_APPEND on an inherited handle).
+    """
+    import tempfile
+    logs = {}
+    try:
+        for name in ('stdout', 'stderr'):
+            if named_in is None:
+                import fcntl
+                fp = tempfile.TemporaryFile(prefix='testsupport-server-')
+                flags = fcntl.fcntl(fp.fileno(), fcntl.F_GETFL)
+                fcntl.fcntl(fp.fileno(), fcntl.F_SETFL, flags | os.O_APPEND)
+            else:
+                path = os.path.join(named_in, name + '.log')
+                open(path, 'ab').close()
+                fp = open(path, 'rb')
+            logs[name] = fp
+    except BaseException:
+        for fp in logs.values():
+            fp.close()
+        raise
+    return logs
 
 
 class ServerProcess(object):
     """A server running in a child process: made by :func:`start_server_process`.
 
     ``host`` and ``port`` are where to connect (``host, port = server`` unpacks
-    them), ``process`` is the ``subprocess.Popen``, ``mode`` and ``argv`` what
-    started it. ``stdout`` and ``stderr`` are the text the child has written so
-    far (captured in files, so a chatty child never blocks on a full pipe).
+    them), ``process`` the handle of the child (its ``pid``, ``poll()``,
+    ``wait()``), ``mode`` and ``argv`` what started it. ``stdout`` and
+    ``stderr`` are the end of what the child has written so far (captured in
+    files, so a chatty child never blocks on a full pipe): at most the last
+    64 KiB, with a first line ``[... N bytes cut ...]`` when more was written.
     :meth:`stop` must be called (or use it as a context manager).
 
     .. versionadded:: 0.1.0
@@ -100,8 +142,12 @@ class ServerProcess(object):
         self._platform = platform
         self._listener = None
         self._leased = None
-        import tempfile
-        self._log_dir = tempfile.mkdtemp(prefix='testsupport-server-')
+        self._tree_root = None
+        self._log_dir = None
+        if not self._supervised():
+            import tempfile
+            self._log_dir = tempfile.mkdtemp(prefix='testsupport-server-')
+        self._logs = _open_logs(self._log_dir)
         self._captured = None
         self._stopped = False
 
@@ -118,16 +164,16 @@ class ServerProcess(object):
     @property
     def returncode(self):
         """The child's exit status once it has exited (negative: killed by that signal)."""
-        return None if self.process is None else self.process.returncode
+        return None if self.process is None else self.process.poll()
 
     @property
     def stdout(self):
-        """What the child wrote to stdout so far, as text (undecodable bytes replaced)."""
+        """The end of what the child wrote to stdout (at most 64 KiB), as text."""
         return self._read_log('stdout')
 
     @property
     def stderr(self):
-        """What the child wrote to stderr so far, as text (undecodable bytes replaced)."""
+        """The end of what the child wrote to stderr (at most 64 KiB), as text."""
         return self._read_log('stderr')
 
     def __iter__(self):
@@ -144,54 +190,75 @@ class ServerProcess(object):
         return '<ServerProcess %s pid=%s %s %s>' % (
             self.mode, self.pid, _sockets.format_address(self.host, self.port), state)
 
-    def _log_path(self, name):
-        return os.path.join(self._log_dir, name + '.log')
-
     def _read_log(self, name):
         if self._captured is not None:
             return self._captured[name]
-        try:
-            with open(self._log_path(name), 'rb') as fp:
-                data = fp.read()
-        except _compat.OS_ERRORS:
-            return ''
-        return data.decode('utf-8', 'replace')
+        return _read_tail(self._logs[name].fileno(), _TAIL_BYTES)
 
     def _stderr_tail(self):
-        lines = self.stderr.rstrip().splitlines()[-_STDERR_TAIL_LINES:]
+        lines = [line if len(line) <= _STDERR_LINE_CHARS else
+                 '%s [... %d characters cut]' % (line[:_STDERR_LINE_CHARS],
+                                                len(line) - _STDERR_LINE_CHARS)
+                 for line in self.stderr.rstrip().splitlines()[-_STDERR_TAIL_LINES:]]
         if not lines:
             return 'its stderr is empty'
         return 'the last lines of its stderr:\n    ' + '\n    '.join(lines)
+
+    def _supervised(self):
+        return self._platform.process_containment != 'job_object'
 
     def _spawn(self, command, keep_fd, env, cwd):
         devnull = open(os.devnull, 'rb')
         out = err = None
         try:
-            out = open(self._log_path('stdout'), 'ab')
-            err = open(self._log_path('stderr'), 'ab')
-            self.process = _compat.popen_new_session(
-                command, () if keep_fd is None else (keep_fd,),
-                new_session=self._platform.process_groups,
-                stdin=devnull, stdout=out, stderr=err, env=env, cwd=cwd)
+            if self._supervised():
+                out, err = self._logs['stdout'], self._logs['stderr']
+                self.process = _supervisor.start(
+                    command, self._platform.process_containment, listen_fd=keep_fd,
+                    stdin=devnull, stdout=out, stderr=err, env=env, cwd=cwd)
+                self._tree_root = self.process.supervisor.pid
+            else:  # Windows: no supervisor yet (job objects); the child alone
+                out = open(os.path.join(self._log_dir, 'stdout.log'), 'ab')
+                err = open(os.path.join(self._log_dir, 'stderr.log'), 'ab')
+                self.process = _compat.popen_new_session(
+                    command, () if keep_fd is None else (keep_fd,),
+                    new_session=self._platform.process_groups,
+                    stdin=devnull, stdout=out, stderr=err, env=env, cwd=cwd)
+                self._tree_root = self.process.pid
         finally:
             for handle in (devnull, out, err):
-                if handle is not None:
+                if handle is not None and handle not in self._logs.values():
                     handle.close()
+
+    def _pause(self, seconds):
+        """Sleep up to *seconds*; a supervised child's exit ends the pause at once."""
+        if seconds <= 0:
+            return
+        if self._supervised():
+            readable = _waits.wait_readable(self.process, seconds)
+            if not readable or self.process.poll() is not None:
+                return
+        time.sleep(seconds)  # no news channel (Popen), or one at end of file
 
     def _wait(self, timeout):
         return _waits.poll(lambda remaining: self.process.poll() is not None, timeout,
-                     _compat.monotonic, time.sleep)
+                           _compat.monotonic, time.sleep)
 
     def stop(self, timeout=None):
-        """End the child and its process group, reap it, release everything; return its status.
+        """End the child and everything it started, release everything; return its status.
 
-        Sends SIGTERM to the child's process group, waits up to *timeout*
-        seconds (default ``stop_timeout``, 5 s), then SIGKILLs the group and
-        reaps the child; descendants still in its group are SIGKILLed too.
-        Always closes the parent's copy of the listening socket, ends the port
-        lease and removes the captured output files (``stdout``/``stderr`` keep
-        their text). Returns the exit status (negative: the signal). Calling it
-        again just returns the status.
+        Sends SIGTERM to the child's whole process tree, waits up to *timeout*
+        seconds (default ``stop_timeout``, 5 s), then SIGKILLs what is left and
+        reaps it. On Linux the tree includes descendants that daemonised
+        (double fork and ``setsid()``): the child runs under a supervisor
+        that is their subreaper. On macOS and the BSDs it is the child's
+        process group (a descendant that left it is not ended); on Windows
+        the child alone. Returns once the tree is gone and the port refuses
+        connections (waiting at most 1 s more for that). Always closes the
+        parent's copy of the listening socket, ends the port lease and removes
+        the captured output files (``stdout``/``stderr`` keep their tails).
+        Returns the exit status (negative: the signal). Calling it again just
+        returns the status.
         """
         if self._stopped:
             return self.returncode
@@ -206,17 +273,24 @@ class ServerProcess(object):
 
     def _end_process(self, timeout):
         process, platform = self.process, self._platform
-        if process.poll() is None:
-            _system.signal_process_group(platform, process, hard=False)
-            if not self._wait(timeout):
-                _system.signal_process_group(platform, process, hard=True)
-            process.wait()
-        # Descendants that outlived the child keep its process group: kill them too.
-        if platform.process_groups:
-            others = [pid for pid in _system.process_tree(platform, process.pid)
-                      if pid != process.pid]
-            if others or platform.port_discovery != 'procfs':
-                _system.signal_process_group(platform, process, hard=True)
+        if self._supervised():
+            process.stop(timeout, remove=False)
+        else:
+            if process.poll() is None:
+                _system.signal_process_group(platform, process, hard=False)
+                if not self._wait(timeout):
+                    _system.signal_process_group(platform, process, hard=True)
+                process.wait()
+        if self.port is not None:
+            _waits.poll(lambda remaining: self._refused(), _REFUSE_WAIT, _compat.monotonic,
+                        time.sleep)
+
+    def _refused(self):
+        try:
+            return _waits.try_connect(self.host, self.port, 0.1, self._platform,
+                                      'ServerProcess.stop') is not None
+        except _compat.OS_ERRORS:  # unreachable, say: nothing of ours answers there
+            return True
 
     def _release(self):
         try:
@@ -233,8 +307,11 @@ class ServerProcess(object):
                         pass
             finally:
                 self._captured = {'stdout': self.stdout, 'stderr': self.stderr}
-                import shutil
-                shutil.rmtree(self._log_dir, True)
+                for fp in self._logs.values():
+                    fp.close()
+                if self._log_dir is not None:
+                    import shutil
+                    shutil.rmtree(self._log_dir, True)
 
 
 def _substitute(argv, host, port):
@@ -275,7 +352,7 @@ def _check_argv(argv, mode):
 
 
 def start_server_process(argv, mode='inherit', host=None, family=socket.AF_INET, env=None,
-                         cwd=None, timeout=None, stop_timeout=_STOP_TIMEOUT):
+                         cwd=None, timeout=None, stop_timeout=_STOP_TIMEOUT, choose_port=None):
     """Start the server *argv* in a child process; return a :class:`ServerProcess` once ready.
 
     How the port becomes known, by *mode*:
@@ -287,13 +364,20 @@ def start_server_process(argv, mode='inherit', host=None, family=socket.AF_INET,
         itself (no ``--bind`` needed), uvicorn with ``--fd 3``, hypercorn and
         Twisted ``systemd:`` endpoints. The parent closes
         its copy at once, so if the child dies connections are refused rather
-        than hang. Ready at once: connections made before the server calls
-        ``accept()`` wait in the listen backlog. POSIX only (SkipTest elsewhere).
+        than hang. Ready once the program runs: connections made before the
+        server calls ``accept()`` wait in the listen backlog. POSIX only
+        (SkipTest elsewhere).
     ``'discover'`` (no race at all)
-        the server binds port 0 itself; the parent asks the kernel which TCP
-        port the child's process tree listens on (``_port_tables.listening_ports``),
-        then waits until it accepts a connection. SkipTest where that cannot be
-        asked (e.g. macOS without ``lsof``).
+        the server binds port 0 itself; the parent watches which TCP ports the
+        child's process tree listens on (``_port_tables.listening_ports``) and
+        takes the first one that appears at *host* (or a wildcard), then waits
+        until it accepts a connection. If several appear at once, so that
+        which came first is unknown, ServerStartError names them all unless
+        *choose_port* is given: a function that gets the ``(host, port)``
+        listeners of the tree in the order they were seen and returns the
+        port to use, or None to wait for more (e.g. ``lambda found:
+        found[1][1] if len(found) > 1 else None``). SkipTest where that cannot
+        be asked (e.g. macOS without ``lsof``).
     ``'lease'`` (race only against processes that do not use testsupport)
         ``reserve_port()`` leases a port, which replaces ``{port}`` in *argv*;
         for servers that only take a number. Ready when a connection is accepted.
@@ -302,28 +386,37 @@ def start_server_process(argv, mode='inherit', host=None, family=socket.AF_INET,
     ``HOST`` (``HOSTv6`` for AF_INET6). *env* (default: this process's
     environment) and *cwd* are the child's. The child starts in a session and
     process group of its own, with stdin from the null device and its
-    stdout/stderr captured in files.
+    stdout/stderr captured in files. On Linux, macOS and the BSDs it runs under
+    a small supervisor process that ends its whole tree, and removes the
+    captured output, when this process ends in any way (SIGKILL included).
 
-    Raises :class:`ServerStartError` when the child exits, or (discover, lease)
-    does not accept connections within *timeout* seconds (default
+    Raises :class:`ServerStartError` when the program cannot be run (naming
+    it and the OS error), when the child exits, or (discover, lease) does not
+    accept connections within *timeout* seconds (default
     ``support.SHORT_TIMEOUT``), saying which, with the tail of its stderr;
     everything is cleaned up first. TypeError/ValueError for bad arguments
     (e.g. ``{port}`` missing in lease mode). The caller must call ``stop()``,
-    which ends the whole process group after *stop_timeout* seconds.
+    which ends the whole tree, SIGKILLing it after *stop_timeout* seconds.
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0 *choose_port*; a program that cannot be run
+       raises in inherit mode too.
     """
     return _start_server_process(argv, mode, host, family, env, cwd, timeout, stop_timeout,
-                                 platform_shim.current(), None)
+                                 platform_shim.current(), None, choose_port)
 
 
 def _start_server_process(argv, mode, host, family, env, cwd, timeout, stop_timeout,
-                          platform, discover):
+                          platform, discover, choose_port=None):
     _check_argv(argv, mode)
     timeout = _sockets.check_timeout('start_server_process', timeout, support.SHORT_TIMEOUT)
     if family not in (socket.AF_INET, socket.AF_INET6):
         raise ValueError('start_server_process(): family must be AF_INET or AF_INET6, got %r'
                          % (family,))
+    if choose_port is not None and (mode != 'discover' or not callable(choose_port)):
+        raise ValueError("start_server_process(): choose_port is for mode='discover' and must "
+                         "be a function of the [(host, port), ...] found, got %r with mode=%r"
+                         % (choose_port, mode))
     if host is None:
         host = socket_helper.HOSTv6 if family == socket.AF_INET6 else socket_helper.HOST
     if mode == 'inherit' and not platform.process_groups:
@@ -331,17 +424,55 @@ def _start_server_process(argv, mode, host, family, env, cwd, timeout, stop_time
                                 "hand a socket to a child (LISTEN_FDS); on %s use "
                                 "mode='discover' or 'lease'" % platform.name)
     if discover is None:
-        def discover(pid):
-            return _port_tables.listening_ports(platform, pid)
+        discover = _Discoverer(platform)
     server = ServerProcess(argv, mode, host, None, stop_timeout, platform)
     try:
         _launch(server, argv, host, family, env, cwd)
         if mode != 'inherit':
-            _await_ready(server, family, timeout, discover, platform)
+            _await_ready(server, family, timeout, discover, platform, choose_port)
     except BaseException:
         server.stop()
         raise
     return server
+
+
+class _Discoverer(object):
+    """``discover(pid)``: the listeners of the tree of *pid*, scanned only when needed.
+
+    Each call reads the host's table of listening sockets (netlink on Linux:
+    about 0.1 ms). Only when a socket appears that the last call did not see
+    are descriptors read: first those of *pid*'s children (the server, under
+    its supervisor), and the whole tree only if that does not account for it.
+    """
+
+    def __init__(self, platform):
+        self.platform = platform
+        self.known = set()
+        self.ours = set()
+        self.others = set()
+
+    def __call__(self, pid):
+        table = _port_tables.listening_sockets(self.platform)
+        if table is None:  # no cheap table here: ask the full question every time
+            return _port_tables.listening_ports(self.platform, pid)
+        new = set(table) - self.known
+        self.known = set(table)
+        if new:
+            held = set()
+            for child in _children(pid):
+                held |= _port_tables.socket_inodes(child)
+            self.ours |= new & held
+            if new - held:
+                found = set(_port_tables.listening_ports(self.platform, pid))
+                for inode in new - held:
+                    (self.ours if table[inode] in found else self.others).add(inode)
+        return sorted(table[inode] for inode in self.ours if inode in table)
+
+
+def _children(pid):
+    """The children of *pid* (Linux, ``/proc/<pid>/task/*/children``), *pid* if unknown."""
+    text = _system.read_text_file('/proc/%d/task/%d/children' % (pid, pid))
+    return [int(word) for word in text.split()] if text is not None else [pid]
 
 
 def _launch(server, argv, host, family, env, cwd):
@@ -356,75 +487,98 @@ def _launch(server, argv, host, family, env, cwd):
     elif server.mode == 'lease':
         server.port = server._leased = allocator.reserve_port(family, host=host)
     server.argv = _substitute(argv, host, server.port)
-    command = server.argv
-    if keep_fd is not None:
-        command = ([sys.executable, '-E', '-c', _LISTEN_FDS_WRAPPER, str(keep_fd)]
-                   + server.argv)
     try:
-        server._spawn(command, keep_fd, env, cwd)
+        server._spawn(server.argv, keep_fd, env, cwd)
     except _compat.OS_ERRORS as exc:
-        raise ServerStartError('start_server_process(): cannot run %r: %s'
-                               % (server.argv, exc))
+        error = ('[Errno %s] %s' % (exc.errno, exc.strerror) if exc.errno else str(exc))
+        raise ServerStartError(
+            'start_server_process(mode=%r): cannot run %r: %s; check the program name '
+            '(is it installed, on PATH, executable?); command: %r'
+            % (server.mode, server.argv[0], error, server.argv))
+    except _supervisor.SupervisorError as exc:
+        raise ServerStartError('start_server_process(mode=%r): %s; command: %r'
+                               % (server.mode, exc, server.argv))
     if server._listener is not None:
         server._listener.close()  # the child's copy is the server's; ours would hide its death
         server._listener = None
 
 
-def _pick_port(found, host, family):
-    """The port to use from the ``(host, port)`` listeners found, or None."""
+def _matching(found, host, family):
+    """The listeners of *found* a client of *host* reaches: *host* itself or a wildcard."""
     wildcard = '::' if family == socket.AF_INET6 else '0.0.0.0'
-    for wanted in (host, wildcard, '::'):
-        ports = [port for bound, port in found if bound == wanted]
-        if ports:
-            return ports[0]
-    return None
+    return [(bound, port) for bound, port in found if bound in (host, wildcard, '::')]
 
 
-def _await_ready(server, family, timeout, discover, platform):
+def _listeners_text(found):
+    return ', '.join(_sockets.format_address(h, p) for h, p in found)
+
+
+def _await_ready(server, family, timeout, discover, platform, choose_port=None):
     process = server.process
-    state = {'listeners': None, 'last': None}
-
-    def ready(remaining):
-        if process.poll() is not None:
-            return True
+    clock = _compat.monotonic
+    deadline = clock() + timeout
+    seen = []  # every listener of the tree, in the order the checks saw them
+    ready = False
+    while process.poll() is None:
         if server.port is None:
-            found = discover(process.pid)
+            found = discover(server._tree_root)
             if found is None:
                 raise unittest.SkipTest(
                     "start_server_process(mode='discover') cannot ask this system which "
                     "ports a process listens on (%s: %s); use mode='inherit' or 'lease'"
                     % (platform.name, {'lsof': 'is lsof installed?'}.get(
                         platform.port_discovery, platform.port_discovery)))
-            state['listeners'] = found
-            server.port = _pick_port(found, server.host, family)
-            if server.port is None:
-                return False
-        error = _waits.try_connect(server.host, server.port,
-                                   max(min(remaining, _waits.LONGEST_ATTEMPT), 0.01), platform,
-                                   'start_server_process')
-        state['last'] = error
-        return error is None
-
-    done = _waits.poll(ready, timeout, _compat.monotonic, time.sleep)
+            new = [listener for listener in found if listener not in seen]
+            seen.extend(new)
+            server.port = _choose(server, seen, new, family, choose_port)
+        if server.port is not None:
+            remaining = deadline - clock()
+            error = _waits.try_connect(server.host, server.port,
+                                       max(min(remaining, _waits.LONGEST_ATTEMPT), 0.01),
+                                       platform, 'start_server_process')
+            if error is None:
+                ready = True
+                break
+        remaining = deadline - clock()
+        if remaining <= 0:
+            break
+        server._pause(min(_READY_STEP, remaining))
+    if ready:
+        return
     if server.mode == 'discover':
         goal = 'listened on a TCP port'
         if server.port is not None:
             goal = 'accepted a connection at %s' % _sockets.format_address(server.host, server.port)
-        elif state['listeners']:
-            goal += ' at %s (it listens on %s only)' % (server.host, ', '.join(
-                _sockets.format_address(h, p) for h, p in state['listeners']))
+        elif seen:
+            goal += ' at %s (it listens on %s only)' % (server.host, _listeners_text(seen))
     else:
         goal = 'accepted a connection at %s' % _sockets.format_address(server.host, server.port)
-    if process.poll() is not None:
-        code = process.returncode
+    code = process.poll()
+    if code is not None:
         status = ('status %d' % code if code >= 0 else 'signal %d' % -code)
         raise ServerStartError(
             "start_server_process(mode=%r): the server exited with %s before it %s; "
             "command: %r; %s" % (server.mode, status, goal, server.argv, server._stderr_tail()))
-    if not done:
+    raise ServerStartError(
+        "start_server_process(mode=%r): the server is running but never %s within "
+        "%.1f s; check that it listens on %s%s; command: %r; %s"
+        % (server.mode, goal, timeout, server.host,
+           ' at the port it is given' if server.mode == 'lease' else '', server.argv,
+           server._stderr_tail()))
+
+
+def _choose(server, seen, new, family, choose_port):
+    """The port to wait on among the listeners *seen* (*new*: this check's), or None."""
+    if choose_port is not None:
+        return choose_port(list(seen)) if new else None
+    candidates = _matching(new, server.host, family)
+    if len(candidates) == 1:
+        return candidates[0][1]
+    if len(candidates) > 1:
         raise ServerStartError(
-            "start_server_process(mode=%r): the server is running but never %s within "
-            "%.1f s; check that it listens on %s%s; command: %r; %s"
-            % (server.mode, goal, timeout, server.host,
-               ' at the port it is given' if server.mode == 'lease' else '', server.argv,
-               server._stderr_tail()))
+            "start_server_process(mode='discover'): the server listens on %s, which appeared "
+            "together, so which it opened first is unknown; pass choose_port=, a function "
+            "that gets the (host, port) listeners in the order seen and returns the port to "
+            "use (or None to wait), or use mode='lease' with {port} for the service port; "
+            "command: %r" % (_listeners_text(seen), server.argv))
+    return None

@@ -1,6 +1,7 @@
 import subprocess
-from typing import Any, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
+from ._supervisor import SupervisedProcess
 from .platform_shim import Platform
 
 __all__ = [
@@ -16,7 +17,7 @@ class ServerProcess:
     mode: str
     host: str
     port: Optional[int]
-    process: Optional[subprocess.Popen[bytes]]
+    process: Optional[Union[SupervisedProcess, subprocess.Popen[bytes]]]
     stop_timeout: float
     def __init__(self, argv: Sequence[str], mode: str, host: str, port: Optional[int],
                  stop_timeout: float, platform: Platform) -> None: ...
@@ -38,4 +39,6 @@ class ServerProcess:
 def start_server_process(argv: Sequence[str], mode: str = ..., host: Optional[str] = ...,
                          family: int = ..., env: Optional[Mapping[str, str]] = ...,
                          cwd: Optional[str] = ..., timeout: Optional[float] = ...,
-                         stop_timeout: float = ...) -> ServerProcess: ...
+                         stop_timeout: float = ...,
+                         choose_port: Optional[Callable[[List[Tuple[str, int]]], Optional[int]]]
+                         = ...) -> ServerProcess: ...
