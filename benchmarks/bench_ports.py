@@ -5,8 +5,8 @@ Run (Python 3.8+, Linux or macOS; loopback only, stops by itself in a few minute
     python -m pip install -r benchmarks/requirements.txt && python benchmarks/bench_ports.py
 
 ``--quick`` runs a tenth of the rounds. Prints one report (reStructuredText
-tables) for the README; every testsupport figure is also given as a ratio to
-a figure of the same run. What it measures:
+tables) for docs/explanation/benchmarks.rst; every testsupport figure is also
+given as a ratio to a figure of the same run. What it measures:
 
 1. Latency: median time of one call, per method, in interleaved rounds so that
    every method sees the same machine; and its ratio to a bare

@@ -5,11 +5,12 @@ from __future__ import absolute_import, division, print_function
 import importlib
 import io
 import os
+import warnings
 import socket
 import sys
 import tempfile
 
-from testsupport import _compat
+from testsupport import _compat, _leases
 
 socketserver = importlib.import_module(_compat.socketserver_name)
 
@@ -187,3 +188,22 @@ def unavailable(testcase, reason):
     if os.environ.get('CI', '').lower() == 'true':
         testcase.fail('%s; CI=true, so this is a failure, not a skip' % (reason,))
     testcase.skipTest(reason)
+
+
+class EnvMixin(object):
+    """set_env(): an environment variable set for one test."""
+
+    def set_env(self, name, value):
+        set_env(self, name, value)
+
+    def private_registry(self):
+        return private_registry(self)
+
+    def catch_warnings(self):
+        _leases._warned.clear()
+        self.addCleanup(_leases._warned.clear)
+        catcher = warnings.catch_warnings(record=True)
+        caught = catcher.__enter__()
+        self.addCleanup(catcher.__exit__, None, None, None)
+        warnings.simplefilter('always')
+        return caught

@@ -31,7 +31,8 @@ from testsupport import (
     platform_shim,
     socket_helper,
 )
-from tests.helpers import is_closed, private_registry, set_env
+from tests.fakes import FakeClock
+from tests.helpers import EnvMixin, is_closed
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PLATFORM = platform_shim.current()
@@ -41,16 +42,6 @@ skip_unless_root = unittest.skipUnless(
     'requires root on Linux (the test creates two users with useradd)')
 requires_kernel_names = unittest.skipUnless(
     KERNEL_NAMES, 'needs abstract AF_UNIX names (Linux); the file store is tested everywhere')
-
-
-class FakeClock(object):
-    """Wall-clock seconds that move only when the test says so."""
-
-    def __init__(self, now=1000000.0):
-        self.now = now
-
-    def __call__(self):
-        return self.now
 
 
 def bindable(port, family=socket.AF_INET, socktype=socket.SOCK_STREAM):
@@ -71,25 +62,6 @@ def random_range(blocks=1):
         if all(bindable(port) for port in ports):
             break
     return (ports[0], ports[-1])
-
-
-class EnvMixin(object):
-    """set_env(): an environment variable set for one test."""
-
-    def set_env(self, name, value):
-        set_env(self, name, value)
-
-    def private_registry(self):
-        return private_registry(self)
-
-    def catch_warnings(self):
-        _leases._warned.clear()
-        self.addCleanup(_leases._warned.clear)
-        catcher = warnings.catch_warnings(record=True)
-        caught = catcher.__enter__()
-        self.addCleanup(catcher.__exit__, None, None, None)
-        warnings.simplefilter('always')
-        return caught
 
 
 class PolicyTestCase(EnvMixin, unittest.TestCase):

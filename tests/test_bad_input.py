@@ -134,16 +134,7 @@ class _Case(mixin.SocketTestMixin, unittest.TestCase):
         pass
 
 
-def open_fds():
-    """This process's open descriptors, without the one that listed them."""
-    fds = set()
-    for name in helpers.open_fds():
-        try:
-            os.fstat(int(name))
-        except _compat.OS_ERRORS:
-            continue  # the directory listing's own descriptor, closed since
-        fds.add(name)
-    return fds
+open_fds = helpers.open_fds
 
 
 def ephemeral_overlap():
@@ -667,7 +658,6 @@ CLI_ROWS = [
     C(['-x'], 2, ['name a command', "got '-x'"]),
     C(['bogus'], 2, ['invalid choice', "'bogus'", "'info'"]),
     C(['info', '--bogus'], 2, ['unrecognized arguments: --bogus']),
-    C(['info', 'extra'], 2, ['unrecognized arguments: extra']),
     C(['port', 'extra'], 2, ['unrecognized arguments: extra']),
     C(['port', '-n', '0'], 2, ['argument -n', NUMBER, "got '0'"]),
     C(['port', '-n', 'x'], 2, ['argument -n', NUMBER, "got 'x'"]),
@@ -681,7 +671,7 @@ CLI_ROWS = [
     C(['port', '--lease', 'inf'], 2, ['argument --lease', LEASE % 'inf']),
     C(['port', '--lease', '1e400'], 2, ['argument --lease', LEASE % '1e400']),
     C(['port', '--lease', '86401'], 2, ['argument --lease', LEASE % '86401']),
-    C(['port', '-n', '11'], 1, ['port: error: port: -n 11 is more ports than the range '
+    C(['port', '-n', '11'], 1, ['testsupport port: error: -n 11 is more ports than the range '
                                 '20000-20009 holds (10)', 'ask for fewer', 'widen '
                                 'TESTSUPPORT_PORT_RANGE'],
       env={allocator.RANGE_ENV_VAR: '20000-20009'}),
@@ -689,12 +679,18 @@ CLI_ROWS = [
       env={allocator.RANGE_ENV_VAR: 'x'}),
     C(['port'], 1, ['port: error: TESTSUPPORT_PORT_STRATEGY is \'y\'', '"ephemeral"'],
       env={allocator.STRATEGY_ENV_VAR: 'y'}),
-    C(['release'], 2, ['release: error: name the ports to release', 'release 20001 20002']),
+    C(['release'], 2, ['usage: testsupport release [-h] PORT [PORT ...]',
+                       'testsupport release: error: name the ports to release',
+                       'release 20001 20002']),
+    C(['release', '20001', '-x'], 2, ['testsupport release: error: unrecognized arguments: '
+                                      '-x (see --help)']),
+    C(['info', 'extra'], 2, ['testsupport info: error: unrecognized arguments: extra']),
     C(['release', 'x'], 2, ['argument PORT', PORT_NUMBER, "got 'x'"]),
     C(['release', '0'], 2, ['argument PORT', PORT_NUMBER, "got '0'"]),
     C(['release', '70000'], 2, ['argument PORT', PORT_NUMBER, "got '70000'"]),
-    C(['release', '20001'], 1, ['release: error: not leased by the port command for this '
-                                'user: 20001']),
+    C(['release', '20001'], 1, ['testsupport release: error: this port was not leased by '
+                                '"port" for this user (released already, run out, or never '
+                                'leased): 20001']),
     C(['release', '20001'], 1, ['release: error: TESTSUPPORT_PORT_BACKEND is \'z\'',
                                 '"memory"'], env={allocator.BACKEND_ENV_VAR: 'z'}),
     C(['info'], 1, ['port_config_error:', 'TESTSUPPORT_PORT_LEASE is \'-5\'', 'e.g. 60'],

@@ -62,7 +62,8 @@ class PortCommandTest(unittest.TestCase):
         self.assertFalse(any(self.held(port) for port in ports))
         status, out, err = run_main(['release', str(ports[0])])
         self.assertEqual((status, out), (1, ''))
-        self.assertIn('release: error: not leased by the port command for this user: %d'
+        self.assertIn('release: error: this port was not leased by "port" for this user (released '
+                      'already, run out, or never leased): %d'
                       % ports[0], err)
 
     def test_release_long_after_the_port_command(self):
@@ -105,7 +106,7 @@ class PortCommandTest(unittest.TestCase):
         self.set_env(allocator.RANGE_ENV_VAR, '20000-20099')
         status, out, err = run_main(['port', '-n', '100000'])
         self.assertEqual((status, out), (1, ''))
-        self.assertEqual(err, 'python -m testsupport port: error: port: -n 100000 is more '
+        self.assertEqual(err, 'testsupport port: error: -n 100000 is more '
                               'ports than the range 20000-20099 holds (100); ask for fewer, '
                               'or widen TESTSUPPORT_PORT_RANGE\n')
 
@@ -113,7 +114,7 @@ class PortCommandTest(unittest.TestCase):
         self.set_env(allocator.RANGE_ENV_VAR, 'lots')
         status, out, err = run_main(['port'])
         self.assertEqual((status, out), (1, ''))
-        self.assertEqual(err, 'python -m testsupport port: error: TESTSUPPORT_PORT_RANGE is '
+        self.assertEqual(err, 'testsupport port: error: TESTSUPPORT_PORT_RANGE is '
                               '\'lots\'; expected LOW-HIGH with 1 <= LOW <= HIGH <= 65535, e.g. '
                               '20000-29999, or "kernel" for kernel-assigned ports\n')
 
@@ -126,7 +127,7 @@ class PortCommandTest(unittest.TestCase):
         outsider.bind((socket_helper.HOST, low))  # 3 free ports, 4 asked for
         status, out, err = run_main(['port', '-n', '4'])
         self.assertEqual((status, out), (1, ''))
-        self.assertIn('python -m testsupport port: error: ', err)
+        self.assertIn('testsupport port: error: ', err)
         self.assertIn('no free port in %d-%d' % (low, low + 3), err)
         self.assertFalse(any(self.held(port) for port in range(low, low + 4)))
 

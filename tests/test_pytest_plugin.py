@@ -62,6 +62,11 @@ def outcome(output):
     return counts
 
 
+def line_of(source, text):
+    """The number of the first line of dedented *source* that is *text*."""
+    return textwrap.dedent(source).splitlines().index(text) + 1
+
+
 class PytestRunMixin(object):
     """run_pytest(): write files into a temp dir and run pytest there."""
 
@@ -325,6 +330,12 @@ class MarkersTest(PytestRunMixin, unittest.TestCase):
                                     0, skipped=3)
         self.assertIn('requires_ipv6: IPv6 does not work on loopback here', output)
         self.assertIn('requires_unix_socket: No UNIX Sockets', output)
+        # At the test's own line (its first decorator, as pytest's skip marks), not in the plugin.
+        self.assertIn('SKIPPED [1] test_markers.py:%d: requires_unix_socket: No UNIX Sockets'
+                      % line_of(MARKER_TESTS, '@pytest.mark.requires_unix_socket'), output)
+        self.assertIn('SKIPPED [1] test_markers.py:%d: requires_ipv6: '
+                      % line_of(MARKER_TESTS, '    def test_method(self):'), output)
+        self.assertNotIn('pytest_plugin.py', output)
 
     def test_markers_registered_for_strict_markers(self):
         status, output = self.run_pytest({'test_x.py': 'def test_x():\n    pass\n'},
@@ -440,11 +451,135 @@ class UseOptionTest(PytestRunMixin, unittest.TestCase):
         result = self.run_pytest({'test_use.py': USE_TESTS}, env={support.USE_ENV_VAR: 'all'})
         self.assertOutcome(result, 0, passed=2)
 
+    def test_unknown_resource_in_option_is_a_usage_error(self):
+        status, output = self.run_pytest({'test_use.py': USE_TESTS}, ['--use=netwrk'])
+        self.assertEqual(status, 4, output)  # pytest's usage error, before any test runs
+        self.assertIn("ERROR: --use=netwrk: 'netwrk' is not a resource name (did you mean "
+                      "'network'?); known resources: %s; also all, none, and -NAME to leave "
+                      "one out, e.g. --use=network or --use=all,-cpu"
+                      % ', '.join(support.RESOURCE_NAMES), output)
+        self.assertNotIn('passed', output)
+
+    def test_unknown_resource_in_environment_is_a_usage_error(self):
+        status, output = self.run_pytest({'test_use.py': USE_TESTS},
+                                         env={support.USE_ENV_VAR: 'all,-netwrk'})
+        self.assertEqual(status, 4, output)
+        self.assertIn("ERROR: TESTSUPPORT_USE is 'all,-netwrk': 'netwrk' is not a resource "
+                      "name (did you mean 'network'?); known resources: audio, ", output)
+        self.assertIn('e.g. TESTSUPPORT_USE=network or TESTSUPPORT_USE=all,-cpu', output)
+
+    def test_option_replaces_a_bad_environment(self):
+        result = self.run_pytest({'test_use.py': USE_TESTS}, ['--use=network'],
+                                 env={support.USE_ENV_VAR: 'netwrk'})
+        self.assertOutcome(result, 0, passed=2)
+
+    def test_requires_skip_reported_at_the_test(self):
+        output = self.assertOutcome(self.run_pytest({'test_use.py': USE_TESTS}), 0,
+                                    passed=1, skipped=1)
+        self.assertIn("SKIPPED [1] test_use.py:%d: Use of the 'network' resource not enabled"
+                      % line_of(USE_TESTS, 'def test_network():'), output)
+
     @needs_xdist
     def test_use_reaches_xdist_workers(self):
         result = self.run_pytest({'test_use.py': USE_TESTS},
                                  ['-n', '2', '-p', 'xdist', '--use=network', '-s'])
         self.assertOutcome(result, 0, passed=2)
+
+
+SKIP_TESTS = '''
+import unittest
+
+import pytest
+
+from testsupport import support
+
+
+@pytest.fixture
+def network():
+    support.requires('network')
+
+
+def test_fixture_requires(network):
+    pass
+
+
+def test_resource_denied():
+    raise support.ResourceDenied('no printer here')
+
+
+def test_skip_test():
+    raise unittest.SkipTest('plain unittest skip')
+
+
+def test_pytest_skip_keeps_its_line():
+    pytest.skip('where pytest.skip was called')
+
+
+class TestCaseStyle(unittest.TestCase):
+    def test_requires(self):
+        support.requires('network')
+'''
+
+
+@needs_pytest
+class SkipLocationTest(PytestRunMixin, unittest.TestCase):
+    """``-rs`` shows a SkipTest at the test, not in pytest's ``_pytest/unittest.py``."""
+
+    def test_each_skip_at_its_test(self):
+        output = self.assertOutcome(self.run_pytest({'test_skips.py': SKIP_TESTS}), 0,
+                                    skipped=5)
+        for text, line in (
+                ("Use of the 'network' resource not enabled",
+                 'def test_fixture_requires(network):'),
+                ('no printer here', 'def test_resource_denied():'),
+                ('plain unittest skip', 'def test_skip_test():'),
+                ("Use of the 'network' resource not enabled", '    def test_requires(self):')):
+            self.assertIn('SKIPPED [1] test_skips.py:%d: %s' % (line_of(SKIP_TESTS, line), text),
+                          output)
+        # pytest.skip() is left alone: pytest reports it where it was called (pytest 4.6
+        # with the absolute path, one line further down).
+        called = [line for line in output.splitlines() if 'where pytest.skip was called' in line]
+        self.assertEqual(len(called), 1, output)
+        self.assertIn('test_skips.py:', called[0])
+        self.assertNotIn('_pytest', output)
+
+    def test_line_base_matches_this_pytest(self):
+        version = pytest_plugin._pytest_version()
+        self.assertEqual(pytest_plugin._SKIP_LINE_BASE, 0 if version < (5, 3) else 1)
+        self.assertEqual(len(version), 2)
+
+
+@needs_pytest
+class UseProblemTest(unittest.TestCase):
+    """The usage error for resource names regrtest does not know."""
+
+    KNOWN = ', '.join(support.RESOURCE_NAMES)
+
+    def test_known_names_and_syntax_pass(self):
+        for use, env in ((None, None), (None, ''), (None, ' '), (['network'], 'bogus'),
+                         (['all,-cpu', 'none'], None), (None, 'ALL, -Network urlfetch'),
+                         (None, ','.join(support.RESOURCE_NAMES)), ([], None)):
+            self.assertIsNone(pytest_plugin._use_problem(use, env), (use, env))
+
+    def test_option_message(self):
+        self.assertEqual(
+            pytest_plugin._use_problem(['cpu', 'netwrk,-gpu'], None),
+            "--use=cpu,netwrk,-gpu: 'netwrk', 'gpu' are not resource names (did you mean "
+            "'network' or 'gui'?); known resources: %s; also all, none, and -NAME to leave "
+            "one out, e.g. --use=network or --use=all,-cpu" % self.KNOWN)
+
+    def test_environment_message_without_a_close_name(self):
+        self.assertEqual(
+            pytest_plugin._use_problem(None, 'xyzzy'),
+            "TESTSUPPORT_USE is 'xyzzy': 'xyzzy' is not a resource name (regrtest knows no "
+            "such resource); known resources: %s; also all, none, and -NAME to leave one out, "
+            "e.g. TESTSUPPORT_USE=network or TESTSUPPORT_USE=all,-cpu" % self.KNOWN)
+
+    def test_names_are_regrtests(self):
+        self.assertEqual(list(support.RESOURCE_NAMES), sorted(support.RESOURCE_NAMES))
+        for name in ('audio', 'cpu', 'curses', 'decimal', 'gui', 'largefile', 'network',
+                     'subprocess', 'urlfetch', 'extralargefile', 'tzdata', 'walltime'):
+            self.assertIn(name, support.RESOURCE_NAMES)
 
 
 class _FakePluginManager(object):
@@ -497,6 +632,23 @@ class ConfigureTest(unittest.TestCase):
         os.environ[support.USE_ENV_VAR] = 'cpu'
         config = _FakeConfig(None)
         pytest_plugin.pytest_configure(config)
+        pytest_plugin.pytest_unconfigure(config)
+        self.assertEqual(os.environ[support.USE_ENV_VAR], 'cpu')
+
+    def test_bad_environment_refused_before_anything_changes(self):
+        os.environ[support.USE_ENV_VAR] = 'netwrk'
+        config = _FakeConfig(None)
+        with self.assertRaises(pytest.UsageError) as cm:
+            pytest_plugin.pytest_configure(config)
+        self.assertIn("TESTSUPPORT_USE is 'netwrk'", str(cm.exception))
+        self.assertEqual((config.lines, config.pluginmanager.registered), ([], {}))
+        self.assertEqual(os.environ[support.USE_ENV_VAR], 'netwrk')
+
+    def test_bad_option_leaves_environment_alone(self):
+        os.environ[support.USE_ENV_VAR] = 'cpu'
+        config = _FakeConfig(['netwrk'])
+        with self.assertRaises(pytest.UsageError):
+            pytest_plugin.pytest_configure(config)
         pytest_plugin.pytest_unconfigure(config)
         self.assertEqual(os.environ[support.USE_ENV_VAR], 'cpu')
 

@@ -416,15 +416,14 @@ class SkipUnlessBindUnixSocketTest(unittest.TestCase):
 
     @requires_unix
     def test_probe_leaves_no_directory(self):
-        base = _sockets.make_private_dir(LINUX)
-        self.addCleanup(shutil.rmtree, base, True)
-        mine = '%s%d-' % (_sockets.SOCKET_DIR_PREFIX, os.getpid())  # other runs share the dir
+        made = []
 
-        def own():
-            return set(n for n in os.listdir(os.path.dirname(base)) if n.startswith(mine))
-        before = own()
-        self.assertIsNone(_sockets._probe_unix_bind(LINUX))
-        self.assertEqual(own(), before)
+        def make_private_dir(platform):
+            made.append(_sockets.make_private_dir(platform))
+            return made[-1]
+        self.assertIsNone(_sockets._probe_unix_bind(LINUX, make_private_dir))
+        self.assertEqual(len(made), 1)
+        self.assertFalse(os.path.exists(made[0]))
 
 
 class ConnRefusedErrsTest(unittest.TestCase):

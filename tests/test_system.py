@@ -648,7 +648,7 @@ class SweepDeadDirsTest(unittest.TestCase):
         self.assertEqual(staging, '.ts-x-new-')
         bare = os.path.join(base, staging + 'bare')  # creator killed before its lock file
         os.mkdir(bare)
-        unlocked = dead_dir(base, staging + 'unlocked')  # killed before the rename
+        dead_dir(base, staging + 'unlocked')  # killed before the rename
         held = dead_dir(base, staging + 'held')  # stopped between lock and rename
         fd = _system.open_lock_file(os.path.join(held, _system.LOCK_FILE_NAME), create=False)
         self.addCleanup(os.close, fd)

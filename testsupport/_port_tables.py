@@ -168,7 +168,7 @@ def _address_covers(entry, wanted):
     return entry == wanted or not any(entry) or not any(wanted)
 
 
-# -- Server processes (servers.start_server_process): which TCP ports a process
+# -- Server processes (server_process.start_server_process): which TCP ports a process
 # tree listens on, and ending its process group. The system calls are
 # parameters, so tests describe macOS and Windows with fakes.
 

@@ -21,7 +21,6 @@ import socket
 from . import _compat, _system, support
 
 __all__ = [
-    'probe_bind',
     'HOST',
     'HOSTv4',
     'HOSTv6',
@@ -36,11 +35,13 @@ __all__ = [
     'check_port',
     'check_port_family',
     'check_timeout',
+    'check_unix_socket',
     'family_name',
     'format_address',
     'kernel_port',
     'loopback',
     'make_private_dir',
+    'probe_bind',
     'random_name',
     'remove_dead_private_dirs',
     'unix_bind_problem',
@@ -168,6 +169,18 @@ def check_open_socket(caller, sock):
     if fileno == -1:
         raise ValueError('%s(): the socket is closed; create a new socket and pass that'
                          % caller)
+
+
+def check_unix_socket(caller, sock, platform):
+    """ValueError/TypeError unless *sock* is an open AF_UNIX socket on a platform that has them."""
+    check_open_socket(caller, sock)
+    if platform.af_unix is None:
+        raise ValueError('%s(): this platform (%s) has no AF_UNIX sockets; '
+                         'decorate the test with @skip_unless_bind_unix_socket'
+                         % (caller, platform.name))
+    if sock.family != platform.af_unix:
+        raise ValueError('%s() needs an AF_UNIX socket, got %s; use bind_port() '
+                         'for AF_INET/AF_INET6 sockets' % (caller, family_name(sock.family, platform)))
 
 
 def check_host(caller, host):
@@ -409,10 +422,10 @@ def unix_bind_problem(platform):
     return problem
 
 
-def _probe_unix_bind(platform):
+def _probe_unix_bind(platform, make_dir=None):
     if platform.af_unix is None:
         return 'No UNIX Sockets'
-    directory = make_private_dir(platform)
+    directory = (make_dir or make_private_dir)(platform)
     try:
         error = probe_bind(platform.af_unix, os.path.join(directory, 'probe.sock'))
     finally:

@@ -19,7 +19,7 @@ been leased for a second. Small ranges, kernel-assigned ports and the
 ``port`` command lease single ports instead.
 
 The policy (which port, recycling, and what to do under pressure) lives in
-:mod:`testsupport._allocator`; this module is its public face. :func:`find_unused_port` never fails where a bare ``bind(port 0)``
+``testsupport._allocator``; this module is its public face. :func:`find_unused_port` never fails where a bare ``bind(port 0)``
 would work: when the range is used up (or this process may hold no more
 descriptors) it reuses its own leases that are older than a second and bound
 by nobody, then takes kernel-assigned ports, with one

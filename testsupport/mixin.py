@@ -91,7 +91,8 @@ class SocketTestMixin(object):
         has created it. Skips the test (``unittest.SkipTest``) where the
         platform or the filesystem refuses AF_UNIX binds, naming the error.
         """
-        if addr is None:
+        if addr is None:  # check first: a refused socket must not leave a directory behind
+            _sockets.check_unix_socket('bind_unix_socket', sock, platform_shim.current())
             addr = self.unix_socket_path()
         socket_helper.bind_unix_socket(sock, addr)
         if addr[:1] not in (b'\0', '\0'):  # a Linux abstract name has no file to remove

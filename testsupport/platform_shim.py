@@ -95,7 +95,7 @@ class Platform(object):
     ``so_peercred``
         the SO_PEERCRED option number (Linux: the uid of an AF_UNIX peer), else ``None``.
     ``port_table``
-        where :func:`port_state` reads the local sockets: ``'procfs'``
+        where ``_port_tables.port_state()`` reads the local sockets: ``'procfs'``
         (``/proc/net/tcp`` and friends, Linux), else ``None`` (it can't tell).
     ``port_discovery``
         how to find the TCP ports a process listens on: ``'procfs'`` (Linux:

@@ -17,7 +17,14 @@ else does. It adds:
 - the option ``--use=RESOURCE[,RESOURCE]``, which sets ``TESTSUPPORT_USE`` for
   the run (before pytest-xdist starts its workers, which inherit it), so that
   ``requires('network')`` and ``transient_internet`` decide the same way under
-  pytest and unittest.
+  pytest and unittest. A name that is not one of regrtest's
+  (:data:`testsupport.support.RESOURCE_NAMES`), in ``--use`` or in
+  ``TESTSUPPORT_USE``, stops the run with a usage error listing them;
+- skips at the test's own location: ``pytest -rs`` reports a skip by these
+  markers, or by a :class:`unittest.SkipTest` (``requires()``,
+  ``ResourceDenied``, the ``skip_unless_*`` decorators) raised in a test
+  function or its fixtures, at ``test_file.py:LINE`` of the test, not inside
+  pytest's own code where it turns them into skips.
 
 The fixtures are registered from ``pytest_configure``, after every plugin that
 an entry point or ``-p`` loads, so when pytest-asyncio (or any other plugin)
@@ -28,9 +35,12 @@ still overrides them, as usual.
 """
 from __future__ import absolute_import, division, print_function
 
+import difflib
 import os
+import re
 import socket
 import types
+import unittest
 
 import pytest
 
@@ -39,6 +49,7 @@ from . import _sockets, allocator, platform_shim, server_process, servers, socke
 __all__ = [
     'pytest_addoption',
     'pytest_configure',
+    'pytest_runtest_makereport',
     'pytest_runtest_setup',
     'pytest_unconfigure',
 ]
@@ -55,6 +66,19 @@ _MARKERS = (
 
 _NOT_SET = object()
 
+#: The node ids of the tests a marker is skipping, until their setup is reported.
+_MARKER_SKIPS = set()
+
+
+def _pytest_version():
+    """``(major, minor)`` of the pytest running, e.g. ``(4, 6)``."""
+    return tuple(int(part) for part in re.findall(r'\d+', pytest.__version__)[:2])
+
+
+#: What a skip report's line number counts from: pytest before 5.3 stores the
+#: line 0-based and adds 1 when it prints; 5.3 and later store it as printed.
+_SKIP_LINE_BASE = 1 if _pytest_version() >= (5, 3) else 0
+
 
 def pytest_addoption(parser):
     group = parser.getgroup('testsupport', 'testsupport socket helpers')
@@ -67,9 +91,12 @@ def pytest_addoption(parser):
 
 
 def pytest_configure(config):
+    use = config.getoption('testsupport_use')
+    problem = _use_problem(use, os.environ.get(support.USE_ENV_VAR))
+    if problem:
+        raise pytest.UsageError(problem)
     for _name, line in _MARKERS:
         config.addinivalue_line('markers', line)
-    use = config.getoption('testsupport_use')
     if use is not None and not hasattr(config, '_testsupport_saved_use'):
         config._testsupport_saved_use = os.environ.get(support.USE_ENV_VAR, _NOT_SET)
         os.environ[support.USE_ENV_VAR] = ','.join(use)
@@ -88,12 +115,77 @@ def pytest_unconfigure(config):
         os.environ[support.USE_ENV_VAR] = saved
 
 
+def _use_problem(use, environ_value):
+    """None, or the usage error for the names regrtest does not know.
+
+    *use* is the list of ``--use`` values (None without the option, which then
+    decides alone), *environ_value* that of ``TESTSUPPORT_USE``.
+    """
+    if use is not None:
+        value = ','.join(use)
+        source, example = '--use=%s' % value, '--use='
+    elif environ_value and environ_value.strip():
+        value = environ_value
+        source, example = '%s is %r' % (support.USE_ENV_VAR, value), support.USE_ENV_VAR + '='
+    else:
+        return None
+    unknown = _unknown_resources(value)
+    if not unknown:
+        return None
+    guesses = []
+    for name in unknown:
+        guesses.extend('%r' % close for close in difflib.get_close_matches(
+            name, support.RESOURCE_NAMES, 1) if '%r' % close not in guesses)
+    return ('%s: %s %s (%s); known resources: %s; also all, none, and -NAME to leave one '
+            'out, e.g. %snetwork or %sall,-cpu'
+            % (source, ', '.join(repr(name) for name in unknown),
+               'is not a resource name' if len(unknown) == 1 else 'are not resource names',
+               ('did you mean %s?' % ' or '.join(guesses)) if guesses
+               else 'regrtest knows no such resource',
+               ', '.join(support.RESOURCE_NAMES), example, example))
+
+
+def _unknown_resources(value):
+    """The names in a ``TESTSUPPORT_USE`` value (``"all,-cpu"``) that are not in RESOURCE_NAMES."""
+    unknown = []
+    for item in value.replace(' ', ',').split(','):  # support.is_resource_enabled()'s syntax
+        item = item.strip().lower()
+        name = item[1:] if item.startswith('-') else item
+        if (item and name not in ('all', 'none') and name not in support.RESOURCE_NAMES
+                and name not in unknown):
+            unknown.append(name)
+    return unknown
+
+
 def pytest_runtest_setup(item):
     for name, _line in _MARKERS:
         if item.get_closest_marker(name) is not None:
             reason = _marker_skip_reason(name)
             if reason:
+                _MARKER_SKIPS.add(item.nodeid)
                 pytest.skip(reason)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Report a skip by a marker or a unittest.SkipTest at the test's own location.
+
+    pytest turns a SkipTest raised outside a unittest.TestCase into a skip
+    raised in its own code (``_pytest/unittest.py``), and a hook's skip is
+    located in the hook: both would point ``pytest -rs`` away from the test.
+    """
+    ours = call.when == 'setup' and item.nodeid in _MARKER_SKIPS
+    _MARKER_SKIPS.discard(item.nodeid)
+    relocate = call.excinfo is not None and (
+        ours or isinstance(call.excinfo.value, unittest.SkipTest))
+    outcome = yield
+    if not relocate:
+        return
+    report = outcome.get_result()
+    path, line = item.location[:2]
+    if (report.skipped and isinstance(report.longrepr, tuple) and len(report.longrepr) == 3
+            and line is not None):
+        report.longrepr = (path, line + _SKIP_LINE_BASE, report.longrepr[2])
 
 
 def _marker_skip_reason(name):

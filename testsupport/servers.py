@@ -336,7 +336,7 @@ def port_in_use(port, host=socket_helper.HOST, family=socket.AF_INET, socktype=s
     "Taken" means a ``bind()`` of a *family*/*socktype* socket without
     SO_REUSEADDR would fail. Nothing connects to the port, so a listener's
     accept queue is left alone. Where the platform lists its sockets
-    (:func:`testsupport._port_tables.port_state`: Linux' ``/proc/net``) the
+    (``_port_tables.port_state()``: Linux' ``/proc/net``) the
     table says whether a socket listens there, a connection uses it or closed
     connections linger in TIME_WAIT; otherwise, and when the table lists
     nothing, a fresh socket is bound to the address and closed, and

@@ -115,14 +115,7 @@ def bind_unix_socket(sock, addr):
 
 
 def _bind_unix_socket(sock, addr, platform):
-    _sockets.check_open_socket('bind_unix_socket', sock)
-    if platform.af_unix is None:
-        raise ValueError('bind_unix_socket(): this platform (%s) has no AF_UNIX sockets; '
-                         'decorate the test with @skip_unless_bind_unix_socket' % platform.name)
-    if sock.family != platform.af_unix:
-        raise ValueError('bind_unix_socket() needs an AF_UNIX socket, got %s; use bind_port() '
-                         'for AF_INET/AF_INET6 sockets'
-                         % _sockets.family_name(sock.family, platform))
+    _sockets.check_unix_socket('bind_unix_socket', sock, platform)
     if not isinstance(addr, _compat.string_types + (bytes,)):
         raise TypeError('bind_unix_socket(): addr must be a path (str or bytes) such as '
                         'create_unix_domain_name() returns, got %s %r'

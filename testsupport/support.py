@@ -22,6 +22,7 @@ __all__ = [
     'INTERNET_TIMEOUT',
     'LONG_TIMEOUT',
     'LOOPBACK_TIMEOUT',
+    'RESOURCE_NAMES',
     'ResourceDenied',
     'SHORT_TIMEOUT',
     'SOCK_MAX_SIZE',
@@ -54,7 +55,16 @@ verbose = 1
 #: assigned here wins over the environment, as regrtest assigns CPython's.
 use_resources = None
 
-# The resource names regrtest knows; "all" means these plus any other name.
+#: The resource names CPython's regrtest accepts in ``-u`` (its RESOURCE_NAMES,
+#: 2.7 to 3.15). The pytest plugin refuses other names in ``--use`` and
+#: :data:`USE_ENV_VAR`; besides them, ``all``, ``none`` and ``-NAME`` work there.
+#:
+#: .. versionadded:: 0.1.0
+RESOURCE_NAMES = ('audio', 'bsddb', 'console', 'cpu', 'curses', 'decimal', 'extralargefile',
+                  'gui', 'largefile', 'network', 'subprocess', 'tzdata', 'urlfetch', 'walltime',
+                  'wantobjects', 'xpickle')
+
+# "all" means every resource, named here or not.
 _ALL = 'all'
 # A resource name as regrtest spells them (network, urlfetch, cpu, ...).
 _NAME = re.compile(r'^[a-z0-9_]+$')

@@ -1,11 +1,12 @@
 import unittest
-from typing import Container, Optional, Union
+from typing import Container, Optional, Tuple, Union
 
 __all__ = [
     "Error",
     "INTERNET_TIMEOUT",
     "LONG_TIMEOUT",
     "LOOPBACK_TIMEOUT",
+    "RESOURCE_NAMES",
     "ResourceDenied",
     "SHORT_TIMEOUT",
     "SOCK_MAX_SIZE",
@@ -20,6 +21,7 @@ __all__ = [
 INTERNET_TIMEOUT: float
 LONG_TIMEOUT: float
 LOOPBACK_TIMEOUT: float
+RESOURCE_NAMES: Tuple[str, ...]
 SHORT_TIMEOUT: float
 SOCK_MAX_SIZE: int
 USE_ENV_VAR: str
