@@ -58,6 +58,10 @@ _REUSE_TRIES = 64
 _RESCAN_SECONDS = 1.0
 
 
+#: The loopback address of each family with ports (the host rule of _sockets).
+_LOOPBACK = {socket.AF_INET: _sockets.HOST, socket.AF_INET6: _sockets.HOSTv6}
+
+
 class NoFreePortError(socket.error):
     """No port could be leased: the candidate range is used up.
 
@@ -179,7 +183,7 @@ class _Blocks(object):
                 continue
             a._blocks[index] = handle
             a._live[index] = 0
-            a._idle[index] = a.clock()
+            a.mark_idle(index, a.clock())
             return [p for p in range(index * BLOCK_SIZE, (index + 1) * BLOCK_SIZE)
                     if low <= p <= high and p not in a._leases
                     and not a.store.held('p%d' % p)]
@@ -259,6 +263,7 @@ class _Allocator(object):
         self._blocks = {}       # block index -> store handle
         self._live = {}         # block index -> leases running in it
         self._idle = {}         # block index -> when its last lease ended
+        self._idle_due = 0.0    # no idle block goes back before then
         self._free = collections.deque()
         self._leases = {}       # port -> _Lease
         self._expiries = collections.deque()
@@ -273,20 +278,80 @@ class _Allocator(object):
 
     # -- public operations -------------------------------------------------
     def allocate(self, family, socktype, host, reserved, caller, never_fail=False):
-        """Lease a port bindable for *family*/*socktype* on *host*; return it."""
-        with self.mutex:
+        """Lease a port bindable for *family*/*socktype* on *host*; return it.
+
+        *host* None means the family's loopback address. The common case, a
+        port of a block this process holds, costs one bind() probe and a few
+        dictionary operations (:meth:`_from_held_block`); everything else goes
+        through the allocation unit (:class:`_Blocks` etc.).
+        """
+        host = _LOOPBACK.get(family) if host is None else _sockets.loopback(family, host)
+        if host is None:
             host = _sockets.loopback(family, host)
+        with self.mutex:
             now = self.clock()
-            self._reap(now)
-            self._return_idle_blocks(now)
-            request = _Request(family, socktype, host, caller, reserved, now,
-                               now + self.lease_seconds)
+            expiries = self._expiries
+            # _reap() only when the oldest entry has expired or was released
+            # early (that drops it, so the deque never outgrows the leases).
+            if expiries:
+                head = expiries[0]
+                if head.expiry <= now or self._leases.get(head.port) is not head:
+                    self._reap(now)
+            if self._idle and now >= self._idle_due:
+                self._return_idle_blocks(now)
+            expiry = now + self.lease_seconds
+            if self._free:
+                port = self._from_held_block(family, socktype, host, reserved, caller, now,
+                                             expiry)
+                if port is not None:
+                    return port
+            request = _Request(family, socktype, host, caller, reserved, now, expiry)
             port = self._unit.take(request, never_fail)
             if port is not None:
                 return port
             if never_fail:
                 return self._under_pressure(request)
             raise self.exhausted(caller)
+
+    def _from_held_block(self, family, socktype, host, reserved, caller, now, expiry):
+        """A free port of a block this process holds, or None: the lean common path.
+
+        Each port of ``_free`` is probed once per pass (one bind(), the C-level
+        socket); one bound by a process that does not lease goes to the back.
+        """
+        free, blocks, leases = self._free, self._blocks, self._leases
+        for _ in range(len(free)):
+            port = free.popleft()
+            index = port // BLOCK_SIZE
+            handle = blocks.get(index)
+            if handle is None or port in leases or port in self._quarantine:
+                continue  # its block went back, or a duplicate entry
+            try:
+                ok = _sockets.bindable(family, socktype, host, port, self.platform, caller)
+            except BaseException:
+                free.appendleft(port)  # a failed check costs nothing
+                raise
+            if not ok:
+                free.append(port)  # bound by a process that does not lease
+                continue
+            # Renewed only when this lease would outlive the block, then by a
+            # whole lease time more: a file store rewrites the block's entry
+            # about once per lease time, not at every lease.
+            if expiry > handle.expiry and not self.store.renew(handle,
+                                                               self._block_expiry(expiry)):
+                self._drop_block(index)  # taken over after it expired
+                continue
+            lease = _Lease(port, expiry, reserved, now)
+            leases[port] = lease
+            self._expiries.append(lease)
+            self._known.add(port)
+            live = self._live
+            if index in live:
+                live[index] += 1
+                if index in self._idle:
+                    del self._idle[index]
+            return port
+        return None
 
     def release(self, port):
         """End the lease on *port*; True if this allocator knew the port."""
@@ -356,12 +421,20 @@ class _Allocator(object):
             except _compat.OS_ERRORS:
                 pass
 
+    def mark_idle(self, index, now):
+        """Block *index* has no lease running since *now*: it goes back a second later."""
+        self._idle[index] = now
+        if len(self._idle) == 1 or now + _IDLE_BLOCK_SECONDS < self._idle_due:
+            self._idle_due = now + _IDLE_BLOCK_SECONDS
+
     def _return_idle_blocks(self, now):
         if not self._idle:
             return
         for index, since in list(self._idle.items()):
             if now - since >= _IDLE_BLOCK_SECONDS:
                 self._drop_block(index)
+        if self._idle:
+            self._idle_due = min(self._idle.values()) + _IDLE_BLOCK_SECONDS
 
     # -- single ports --------------------------------------------------------
     def range_candidates(self):
@@ -522,7 +595,7 @@ class _Allocator(object):
         if index in self._live:
             self._live[index] -= 1
             if self._live[index] <= 0:
-                self._idle[index] = now
+                self.mark_idle(index, now)
             if expired and lease.reserved:
                 self._quarantine.add(lease.port)
             else:
@@ -636,14 +709,28 @@ def lease_port(family, socktype, host, caller, platform, reserved=False, never_f
     falls back instead of raising NoFreePortError.
     """
     environ = os.environ if environ is None else environ
-    _sockets.check_port_family(caller, family, platform, socktype)
+    # The checks cost more than the rest of a lease: skip them for the plain
+    # ints (or their enums) of the families and types with ports.
+    if (type(family) not in _INT_TYPES or type(socktype) not in _INT_TYPES
+            or (family, socktype) not in _PORT_KINDS):
+        _sockets.check_port_family(caller, family, platform, socktype)
     if host is not None:
         _sockets.check_host(caller, host)
     settings = _config.settings(environ)
-    if _config.parse_strategy(settings[0]) == 'ephemeral':
+    if settings[0] is not None and _config.parse_strategy(settings[0]) == 'ephemeral':
         return _sockets.kernel_port(family, socktype, host, platform, caller)
-    return current(environ, settings).allocate(family, socktype, host, reserved, caller,
-                                                never_fail)
+    allocator = _state.get((os.getpid(),) + settings[1:])
+    if allocator is None:
+        allocator = current(environ, settings)
+    return allocator.allocate(family, socktype, host, reserved, caller, never_fail)
+
+
+#: Exact types taken as plain ints by lease_port()'s fast check (bool is not one).
+_INT_TYPES = frozenset([int, type(socket.AF_INET), type(socket.SOCK_STREAM)]
+                       + list(_compat.integer_types))
+#: The (family, socktype) pairs with ports.
+_PORT_KINDS = frozenset((family, socktype) for family in (socket.AF_INET, socket.AF_INET6)
+                        for socktype in (socket.SOCK_STREAM, socket.SOCK_DGRAM))
 
 
 def release(port):

@@ -28,6 +28,7 @@ __all__ = [
     'bind',
     'bind_error',
     'bind_port',
+    'bindable',
     'check_host',
     'check_int',
     'check_open_socket',
@@ -297,6 +298,41 @@ def bind_error(family, socktype, host, port, platform, caller):
     finally:
         sock.close()
     return None
+
+
+def _plain_socket_type():
+    """The C-level socket type where there is one: no Python wrapper to set up per probe."""
+    try:
+        from _socket import socket as plain
+    except ImportError:  # pragma: no cover (every interpreter we support has _socket)
+        return socket.socket
+    return plain
+
+
+_PlainSocket = _plain_socket_type()
+
+
+def bindable(family, socktype, host, port, platform, caller):
+    """True if (*host*, *port*) can be bound now, False if it is taken or reserved.
+
+    :func:`bind_error`'s answer at the cost of one bare ``bind()``: the socket
+    is the C-level type (no Python wrapper to create), *host* must already be
+    an address (the host rule applied) and nothing is explained on the way.
+    Anything but "taken" goes through :func:`bind_error` again, which explains
+    it. The allocator's probe of each port it hands out.
+    """
+    if platform.so_exclusiveaddruse is not None:
+        return bind_error(family, socktype, host, port, platform, caller) is None
+    sock = _PlainSocket(family, socktype)
+    try:
+        sock.bind((host, port))
+    except _compat.OS_ERRORS as exc:
+        if platform.is_address_taken(exc):
+            return False
+        return bind_error(family, socktype, host, port, platform, caller) is None
+    finally:
+        sock.close()
+    return True
 
 
 # -- private directories -------------------------------------------------------
