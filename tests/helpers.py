@@ -207,3 +207,17 @@ class EnvMixin(object):
         self.addCleanup(catcher.__exit__, None, None, None)
         warnings.simplefilter('always')
         return caught
+
+
+def pid_gone(pid):
+    """True once process *pid* no longer runs: no /proc entry, or a zombie (Linux tests only).
+
+    A test helper, not a liveness judgement the package makes: the tests use it to
+    see that a process they started (or its daemonised grandchild) has ended.
+    """
+    try:
+        with open('/proc/%d/stat' % pid) as fp:
+            text = fp.read()
+    except (IOError, OSError):
+        return True
+    return text.rsplit(')', 1)[-1].split()[:1] in (['Z'], ['X'])

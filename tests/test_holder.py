@@ -12,7 +12,7 @@ import time
 import unittest
 import warnings
 
-from testsupport import _holder, _leases, _system
+from testsupport import _holder, _leases, _processes
 from tests.helpers import private_registry, run_main, set_env
 from tests.test_leases import (
     DEADLINE,
@@ -232,7 +232,7 @@ class ReleaseAnswersOrNamesTheHolderTest(unittest.TestCase):
     def stop(self, pid):
         os.kill(pid, signal.SIGSTOP)
         self.addCleanup(_signal, pid, signal.SIGCONT)
-        _wait_until(lambda: _system.process_state(PLATFORM, pid) == 'T', 'stopped')
+        _wait_until(lambda: _processes.process_state(PLATFORM, pid) == 'T', 'stopped')
 
     def test_stopped_holder_is_named_with_the_fix_then_answers_once_continued(self):
         before = time.time()
@@ -290,7 +290,7 @@ class ReleaseAnswersOrNamesTheHolderTest(unittest.TestCase):
             sock = socket.socket(PLATFORM.af_unix, socket.SOCK_STREAM)
             self.addCleanup(sock.close)
             sock.setblocking(False)
-            if _system.connect_unix(sock, address) != 'connected':
+            if _processes.connect_unix(sock, address) != 'connected':
                 break
             queued.append(sock)
             self.assertLess(len(queued), 10000)

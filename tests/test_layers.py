@@ -111,9 +111,9 @@ class LayersTest(unittest.TestCase):
 
     def test_the_layers_point_down(self):
         edges, _private = analyse()
-        order = ['_compat', '_system', 'platform_shim', '_port_tables', '_holder', '_leases',
-                 '_sockets', '_config', '_allocator', 'allocator', 'socket_helper', '_waits', 'servers',
-                 'server_process', 'mixin']
+        order = ['_compat', '_system', 'platform_shim', '_processes', '_port_tables', '_holder',
+                 '_leases', '_sockets', '_config', '_allocator', 'allocator', 'socket_helper',
+                 '_waits', 'servers', '_supervisor', 'server_process', 'mixin']
         for index, lower in enumerate(order):
             for higher in order[index + 1:]:
                 self.assertNotIn(higher, edges[lower], '%s imports %s' % (lower, higher))

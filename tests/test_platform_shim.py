@@ -276,11 +276,11 @@ class OwnershipTest(unittest.TestCase):
 
     def test_every_field_is_described_for_every_platform(self):
         for plat in (LINUX, MACOS, FREEBSD, WINDOWS):
-            for field in ('file_locking', 'liveness', 'registry_home', 'dir_privacy'):
+            for field in ('file_locking', 'registry_home', 'dir_privacy', 'process_containment'):
                 self.assertIsNotNone(getattr(plat, field), (plat.name, field))
         self.assertEqual(WINDOWS.file_locking, 'msvcrt')
-        self.assertEqual(LINUX.start_time_source, 'procfs')
-        self.assertIsNone(MACOS.start_time_source)
+        self.assertEqual(LINUX.process_table, 'procfs')
+        self.assertIsNone(MACOS.process_table)
 
     def test_exports_a_dozen_names_or_fewer(self):
         self.assertLessEqual(len(platform_shim.__all__), 12)

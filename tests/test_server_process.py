@@ -20,6 +20,7 @@ import unittest
 from testsupport import (
     _compat,
     _port_tables,
+    _processes,
     _system,
     _waits,
     mixin,
@@ -48,7 +49,7 @@ def children():
 
 def gone(pid):
     """True once *pid* no longer runs (a zombie of another parent counts as gone)."""
-    return not _system.process_alive(LINUX, pid)
+    return helpers.pid_gone(pid)
 
 
 def child(*args):
@@ -741,7 +742,7 @@ class ListeningPortsDescribedTest(unittest.TestCase):
 
     def test_procfs_tree_and_group(self):
         proc = FakeProc()
-        self.assertEqual(_system.process_tree(LINUX, 10, proc.read_file, proc.list_dir),
+        self.assertEqual(_processes.process_tree(LINUX, 10, proc.read_file, proc.list_dir),
                          [10, 11, 13])
 
     def test_procfs_listeners_of_the_tree(self):
@@ -765,7 +766,7 @@ class ListeningPortsDescribedTest(unittest.TestCase):
     def test_lsof_nothing_and_missing(self):
         self.assertEqual(_port_tables.listening_ports(MACOS, 10, run=lambda cmd: (1, '')), [])
         self.assertIsNone(_port_tables.listening_ports(MACOS, 10, run=lambda cmd: (None, '')))
-        self.assertEqual(_system.process_tree(MACOS, 10), [10])
+        self.assertEqual(_processes.process_tree(MACOS, 10), [10])
 
     def windows_tables(self):
         v4 = [(2, socket.inet_aton('127.0.0.1'), 8000, 10), (2, socket.inet_aton('0.0.0.0'),
@@ -824,24 +825,24 @@ class SignalGroupDescribedTest(unittest.TestCase):
     def test_posix_signals_the_group(self):
         calls = []
         process = self.FakeProcess()
-        self.assertTrue(_system.signal_process_group(
+        self.assertTrue(_processes.signal_process_group(
             MACOS, process, False, killpg=lambda *a: calls.append(a)))
-        self.assertTrue(_system.signal_process_group(
+        self.assertTrue(_processes.signal_process_group(
             MACOS, process, True, killpg=lambda *a: calls.append(a)))
         self.assertEqual(calls, [(4321, signal.SIGTERM), (4321, signal.SIGKILL)])
 
     def test_posix_group_gone(self):
         def killpg(pgid, sig):
             raise OSError(errno.ESRCH, 'No such process')
-        self.assertFalse(_system.signal_process_group(LINUX, self.FakeProcess(), True,
+        self.assertFalse(_processes.signal_process_group(LINUX, self.FakeProcess(), True,
                                                             killpg=killpg))
 
     def test_windows_terminates_the_process(self):
         process = self.FakeProcess()
-        self.assertTrue(_system.signal_process_group(WINDOWS, process, False))
-        self.assertTrue(_system.signal_process_group(WINDOWS, process, True))
+        self.assertTrue(_processes.signal_process_group(WINDOWS, process, False))
+        self.assertTrue(_processes.signal_process_group(WINDOWS, process, True))
         process.returncode = 1
-        self.assertFalse(_system.signal_process_group(WINDOWS, process, True))
+        self.assertFalse(_processes.signal_process_group(WINDOWS, process, True))
         self.assertEqual(process.calls, ['terminate', 'kill'])
 
 

@@ -22,7 +22,7 @@ import unittest
 
 from testsupport import _sockets, _system, platform_shim
 from tests.fakes import FakeSocket, FakeSocketError
-from tests.helpers import (FdLeakMixin, fd_count, new_socket, private_tmpdir,
+from tests.helpers import (FdLeakMixin, fd_count, new_socket, pid_gone, private_tmpdir,
                            unavailable)
 
 LINUX = platform_shim.LINUX
@@ -280,7 +280,7 @@ class SweepAcrossPidNamespacesTest(LiveHolderMixin, unittest.TestCase):
             os.kill(pid, signal.SIGKILL)
         for pid in pids:
             while True:
-                if not _system.process_alive(LINUX, pid):  # a zombie holds no lock
+                if pid_gone(pid):  # a zombie holds no lock
                     break
         return len(pids)
 

@@ -1,11 +1,10 @@
-"""Tests for testsupport._system: files, locks, liveness, private directories, process trees.
+"""Tests for testsupport._system and _processes: files, locks, directories, process trees.
 
 Windows and macOS are tested by description: platform_shim.WINDOWS (MACOS) with a fake
 msvcrt, kernel32 or killpg; the Linux branch also runs against the real kernel.
 """
 from __future__ import absolute_import, division, print_function
 
-import ctypes
 import errno
 import os
 import shutil
@@ -14,7 +13,7 @@ import sys
 import tempfile
 import unittest
 
-from testsupport import _leases, _port_tables, _system, platform_shim
+from testsupport import _leases, _port_tables, _processes, _system, platform_shim
 from testsupport.platform_shim import LINUX, WINDOWS
 from tests.fakes import FakeSocket, FakeSocketError
 from tests.helpers import fd_count
@@ -45,30 +44,6 @@ class FakeFcntl(object):
 
     def flock(self, fd, operation):
         self.calls.append(operation)
-
-
-class FakeKernel32(object):
-    """OpenProcess/GetExitCodeProcess/CloseHandle of a described Windows."""
-
-    def __init__(self, handle=7, exit_code=259, last_error=0):
-        self.handle = handle
-        self.exit_code = exit_code
-        self.last_error = last_error
-        self.closed = []
-
-    def OpenProcess(self, access, inherit, pid):
-        self.opened = (access, inherit, pid)
-        return self.handle
-
-    def GetLastError(self):
-        return self.last_error
-
-    def GetExitCodeProcess(self, handle, ref):
-        ctypes.cast(ref, ctypes.POINTER(ctypes.c_ulong)).contents.value = self.exit_code
-        return 1
-
-    def CloseHandle(self, handle):
-        self.closed.append(handle)
 
 
 class Stat(object):
@@ -115,78 +90,6 @@ class LockTest(unittest.TestCase):
         fd = temp_fd(self)
         _system.lock_fd(platform_shim.current(), fd)
         _system.unlock_fd(platform_shim.current(), fd)
-
-
-class LivenessTest(unittest.TestCase):
-
-    def kill_raising(self, number):
-        def kill(pid, sig):
-            raise OSError(number, os.strerror(number))
-        return kill
-
-    def test_posix_gone_process(self):
-        self.assertFalse(_system.process_alive(
-            platform_shim.MACOS, 42, kill=self.kill_raising(errno.ESRCH)))
-
-    def test_posix_other_users_process_is_alive(self):
-        self.assertTrue(_system.process_alive(
-            platform_shim.MACOS, 42, kill=self.kill_raising(errno.EPERM)))
-
-    def test_linux_pid_reused_by_another_user_is_dead(self):
-        stat = '42 (other) S 1 ' + ' '.join(['0'] * 17) + ' 999 0 0\n'
-        self.assertFalse(_system.process_alive(
-            platform_shim.LINUX, 42, '777', kill=self.kill_raising(errno.EPERM),
-            read_file=lambda path: stat))
-
-    def test_pid_zero_and_negative_are_never_alive(self):
-        for pid in (0, -1):
-            self.assertFalse(_system.process_alive(
-                platform_shim.LINUX, pid, kill=lambda pid, sig: None))
-
-    def test_linux_zombie_is_dead(self):
-        stat = '42 (py thon) Z 1 ' + ' '.join(['0'] * 17) + ' 777 0 0\n'
-        self.assertFalse(_system.process_alive(
-            platform_shim.LINUX, 42, kill=lambda pid, sig: None, read_file=lambda path: stat))
-
-    def test_linux_reused_pid_is_dead(self):
-        stat = '42 (python) S 1 ' + ' '.join(['0'] * 17) + ' 777 0 0\n'
-        read = lambda path: stat  # noqa: E731
-        self.assertEqual(_system.process_start_marker(platform_shim.LINUX, 42, read), '777')
-        self.assertTrue(_system.process_alive(
-            platform_shim.LINUX, 42, '777', kill=lambda pid, sig: None, read_file=read))
-        self.assertFalse(_system.process_alive(
-            platform_shim.LINUX, 42, '555', kill=lambda pid, sig: None, read_file=read))
-
-    def test_macos_has_no_start_marker(self):
-        self.assertIsNone(_system.process_start_marker(platform_shim.MACOS, os.getpid()))
-
-    def test_windows_running_process(self):
-        kernel32 = FakeKernel32(exit_code=259)
-        self.assertTrue(_system.process_alive(platform_shim.WINDOWS, 42,
-                                                    kernel32=kernel32))
-        self.assertEqual(kernel32.opened, (0x1000, False, 42))
-        self.assertEqual(kernel32.closed, [7])
-
-    def test_windows_exited_process(self):
-        self.assertFalse(_system.process_alive(platform_shim.WINDOWS, 42,
-                                                     kernel32=FakeKernel32(exit_code=0)))
-
-    def test_windows_no_such_process(self):
-        self.assertFalse(_system.process_alive(
-            platform_shim.WINDOWS, 42, kernel32=FakeKernel32(handle=0, last_error=87)))
-
-    def test_windows_access_denied_means_alive(self):
-        self.assertTrue(_system.process_alive(
-            platform_shim.WINDOWS, 42, kernel32=FakeKernel32(handle=0, last_error=5)))
-
-    def test_real_processes_here(self):
-        platform = platform_shim.current()
-        me = os.getpid()
-        self.assertTrue(_system.process_alive(
-            platform, me, _system.process_start_marker(platform, me)))
-        child = subprocess.Popen([sys.executable, '-c', 'pass'])
-        child.wait()
-        self.assertFalse(_system.process_alive(platform, child.pid))
 
 
 class PrivateDirTest(unittest.TestCase):
@@ -296,32 +199,14 @@ class PeerAndProcessTest(unittest.TestCase):
 
     def test_peer_uid_where_the_platform_cannot_tell(self):
         sock = FakeSocket(family=1)
-        self.assertIsNone(_system.peer_uid(platform_shim.MACOS, sock))
+        self.assertIsNone(_processes.peer_uid(platform_shim.MACOS, sock))
         self.assertEqual(sock.calls, [])  # no SO_PEERCRED there: not even asked
 
     def test_peer_uid_when_the_option_fails(self):
         linux = platform_shim.LINUX
         sock = FakeSocket(family=1, options={
             (linux.sol_socket, linux.so_peercred): FakeSocketError(errno.ENOTCONN)})
-        self.assertIsNone(_system.peer_uid(linux, sock))
-
-    def test_unreadable_proc_stat_gives_no_marker_and_pid_liveness(self):
-        linux = platform_shim.LINUX
-        for text in (None, 'garbage without a paren', '42 (python) S 1 42 42 0\n'):
-            read = lambda path, text=text: text  # noqa: E731
-            self.assertIsNone(_system.process_start_marker(linux, 42, read))
-            # kill(pid, 0) worked and /proc says nothing more: alive.
-            self.assertTrue(_system.process_alive(
-                linux, 42, '777', kill=lambda pid, sig: None, read_file=read))
-
-    def test_windows_exit_code_unreadable_means_alive(self):
-        class NoExitCode(FakeKernel32):
-            def GetExitCodeProcess(self, handle, ref):
-                return 0
-        kernel32 = NoExitCode()
-        self.assertTrue(_system.process_alive(platform_shim.WINDOWS, 42,
-                                                    kernel32=kernel32))
-        self.assertEqual(kernel32.closed, [7])
+        self.assertIsNone(_processes.peer_uid(linux, sock))
 
 
 class LockingMsvcrt(object):
@@ -423,7 +308,7 @@ class ProcessTreeDescribedTest(unittest.TestCase):
 
     def test_unlistable_proc_gives_the_pid_alone(self):
         proc = FakeProcTree({}, listable=False)
-        self.assertEqual(_system.process_tree(LINUX, 10, proc.read_file, proc.list_dir),
+        self.assertEqual(_processes.process_tree(LINUX, 10, proc.read_file, proc.list_dir),
                          [10])
 
     def test_descendants_in_other_groups_and_odd_stat_files(self):
@@ -436,7 +321,7 @@ class ProcessTreeDescribedTest(unittest.TestCase):
             60: None,                              # gone meanwhile
             70: '70 (stranger) S 1 70 70 0',
         })
-        self.assertEqual(_system.process_tree(LINUX, 10, proc.read_file, proc.list_dir),
+        self.assertEqual(_processes.process_tree(LINUX, 10, proc.read_file, proc.list_dir),
                          [10, 20, 30])
 
     def test_listeners_of_a_process_whose_fds_cannot_be_read(self):
@@ -466,14 +351,14 @@ class SignalGroupEdgesTest(unittest.TestCase):
             raise OSError(errno.ESRCH, 'No such process')  # ...but gone
 
     def test_windows_process_that_exited_meanwhile(self):
-        self.assertFalse(_system.signal_process_group(WINDOWS, self.ExitedProcess(),
+        self.assertFalse(_processes.signal_process_group(WINDOWS, self.ExitedProcess(),
                                                             False))
 
     def test_posix_unexpected_error_propagates(self):
         def killpg(pgid, sig):
             raise OSError(errno.EINVAL, 'Invalid argument')
         with self.assertRaises(OSError) as cm:
-            _system.signal_process_group(LINUX, self.ExitedProcess(), True, killpg=killpg)
+            _processes.signal_process_group(LINUX, self.ExitedProcess(), True, killpg=killpg)
         self.assertEqual(cm.exception.errno, errno.EINVAL)
 
 

@@ -16,7 +16,7 @@ import socket
 import sys
 import time
 
-from . import _compat, _system, platform_shim
+from . import _compat, _processes, _system, platform_shim
 
 __all__ = [
     'HolderNotAnsweringError',
@@ -173,7 +173,7 @@ def main(argv=None):
         sys.stderr.write('usage: python -m %s --until SECONDS --fds 3-7,9 (started by the '
                          '"port" command, not by hand); got %r\n' % (__name__, argv))
         return 2
-    _system.close_fds_except(fds)
+    _processes.close_fds_except(fds)
     hold_main(until, fds)
     return 0
 
@@ -260,7 +260,7 @@ def _accept_requests(sock, platform, uid):
             conn, _addr = sock.accept()
         except _compat.OS_ERRORS:
             break  # none left (EAGAIN), or the requester gave up meanwhile
-        if _system.peer_uid(platform, conn) not in (uid, 0):
+        if _processes.peer_uid(platform, conn) not in (uid, 0):
             conn.close()
             continue
         conn.setblocking(False)
@@ -346,7 +346,7 @@ def request_release(platform, address, held, timeout=RELEASE_SECONDS):
     if outcome == 'refused':
         return False  # held all along by a process that does not listen: not a holder's
     pid = _holder_pid(platform, address, pid)
-    stopped = pid is not None and _system.process_state(platform, pid) in ('T', 't')
+    stopped = pid is not None and _processes.process_state(platform, pid) in ('T', 't')
     if stopped:
         _silent_pids.add(pid)
     raise HolderNotAnsweringError(address, pid, holder_expiry(platform, pid), stopped,
@@ -364,16 +364,16 @@ def _ask(platform, address, uid, deadline):
     pid = None
     try:
         sock.setblocking(False)
-        state = _system.connect_unix(sock, address)
+        state = _processes.connect_unix(sock, address)
         if state != 'connected':
             return state, None
-        credentials = _system.peer_credentials(platform, sock)
+        credentials = _processes.peer_credentials(platform, sock)
         if credentials is not None:
             pid = credentials[0] or None
             if credentials[1] != uid and uid != 0:
                 return 'other user', pid  # it drops us: only its user (or root) may ask
         if (pid in _silent_pids
-                and _system.process_state(platform, pid) in ('T', 't')):
+                and _processes.process_state(platform, pid) in ('T', 't')):
             return 'silent', pid
         sock.settimeout(max(deadline - time.time(), 0.001))
         sock.sendall(('release %.3f\n' % deadline).encode('ascii'))
@@ -395,12 +395,12 @@ def _holder_pid(platform, address, seen):
     """
     if seen is not None and _is_holder(platform, seen):
         return seen
-    pids = [p for p in _system.unix_socket_pids(platform, address) if _is_holder(platform, p)]
+    pids = [p for p in _processes.unix_socket_pids(platform, address) if _is_holder(platform, p)]
     return pids[0] if pids else seen
 
 
 def _is_holder(platform, pid):
-    argv = _system.process_command_line(platform, pid) or []
+    argv = _processes.process_command_line(platform, pid) or []
     return __name__ in argv or any(__name__.replace('.', os.sep) in arg for arg in argv)
 
 
@@ -408,7 +408,7 @@ def holder_expiry(platform, pid):
     """When the holder *pid*'s leases end by themselves (its ``--until``), or None if unknown."""
     if pid is None:
         return None
-    argv = _system.process_command_line(platform, pid) or []
+    argv = _processes.process_command_line(platform, pid) or []
     for flag, value in zip(argv, argv[1:]):
         if flag == '--until':
             try:

@@ -11,7 +11,7 @@ from __future__ import absolute_import, division, print_function
 import socket
 import sys
 
-from . import _system
+from . import _processes, _system
 
 __all__ = [
     'PortState',
@@ -202,10 +202,10 @@ def listening_ports(platform, pid, read_file=None, list_dir=None, read_link=None
     calls (tests pass fakes).
     """
     if platform.port_discovery == 'procfs':
-        return _procfs_listening(_system.process_tree(platform, pid, read_file, list_dir),
+        return _procfs_listening(_processes.process_tree(platform, pid, read_file, list_dir),
                                  read_file,
                                  list_dir or _system.list_directory,
-                                 read_link or _system.read_symlink)
+                                 read_link or _processes.read_symlink)
     if platform.port_discovery == 'lsof':
         return _lsof_listening(pid, run or _system.run_command)
     if platform.port_discovery == 'iphlpapi':
@@ -236,7 +236,7 @@ def socket_inodes(pid, list_dir=None, read_link=None):
     *read_link* replace ``os.listdir`` and ``os.readlink`` (tests pass fakes).
     """
     list_dir = list_dir or _system.list_directory
-    read_link = read_link or _system.read_symlink
+    read_link = read_link or _processes.read_symlink
     found = set()
     try:
         names = list_dir('/proc/%d/fd' % pid)

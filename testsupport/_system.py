@@ -1,11 +1,11 @@
 """The operating system's mechanisms, each chosen by a field of the platform description.
 
 Safe small files, file locks, locked temporary directories (swept once their
-creator is dead), process liveness and start times, private and registry
-directories, descriptor limits, peer credentials, process trees and signals. Every function that differs between systems takes the
-:class:`~testsupport.platform_shim.Platform` and branches on one of its fields
-(``file_locking``, ``liveness``, ``start_time_source``, ``registry_home``,
-``dir_privacy``, ``port_discovery``, ``process_groups``), never on its name; the
+creator is dead: a lock, never a pid, says so), private, shared and registry
+directories, descriptor limits. Every function that differs between systems
+takes the :class:`~testsupport.platform_shim.Platform` and branches on one of
+its fields (``file_locking``, ``registry_home``, ``dir_privacy``), never on its
+name; the
 system calls are parameters, so tests describe Windows and macOS with fakes.
 This module sits below :mod:`testsupport.platform_shim` (which reads files and
 runs ``sysctl``/``netsh`` through it) and, with it, is the only place that
@@ -21,8 +21,6 @@ __all__ = [
     'LOCK_FILE_NAME',
     'OddFileError',
     'STAGING_MAX_AGE',
-    'close_fds_except',
-    'connect_unix',
     'create_file_exclusive',
     'default_registry_dir',
     'fallback_registry_dir',
@@ -36,17 +34,9 @@ __all__ = [
     'make_shared_dir',
     'open_entry',
     'open_lock_file',
-    'peer_credentials',
-    'peer_uid',
     'private_dir_problem',
-    'process_alive',
-    'process_command_line',
-    'process_start_marker',
-    'process_state',
-    'process_tree',
-    'read_text_file',
-    'read_symlink',
     'read_small_file',
+    'read_text_file',
     'remove_quietly',
     'remove_tree_quietly',
     'rewrite_file',
@@ -54,12 +44,10 @@ __all__ = [
     'same_file',
     'set_non_inheritable',
     'shared_dir_problem',
-    'signal_process_group',
     'staging_prefix',
     'sweep_dead_dirs',
     'to_int',
     'try_lock_fd',
-    'unix_socket_pids',
     'unlock_fd',
     'user_id',
 ]
@@ -92,6 +80,7 @@ def run_command(cmd):
         return None, ''
     output = proc.communicate()[0]
     return proc.returncode, output
+
 
 def remove_quietly(path):
     """Remove the file *path*; a missing file is fine, other errors propagate."""
@@ -135,18 +124,11 @@ def _remove_tree(path):
             raise
 
 
-# -- Port leases: file locks, process liveness, private directories.
+# -- Files, locks and private directories.
 
-#: GetExitCodeProcess() reports this while a Windows process runs.
-_WINDOWS_STILL_ACTIVE = 259
-#: OpenProcess() access right enough to ask for the exit code.
-_WINDOWS_QUERY_LIMITED_INFORMATION = 0x1000
-#: GetLastError() after OpenProcess() on another user's process.
-_WINDOWS_ACCESS_DENIED = 5
+
 #: msvcrt.locking(LK_LOCK) gives up after 10 seconds; try this many times.
 _WINDOWS_LOCK_ATTEMPTS = 6
-
-
 def is_file_exists_error(exc):
     """True if the file-system error *exc* is EEXIST (``O_EXCL`` found a file)."""
     return getattr(exc, 'errno', None) == _errno.EEXIST
@@ -200,8 +182,6 @@ def unlock_fd(platform, fd, lock_module=None):
 
 #: Flags that keep an open() from following a symbolic link or blocking on a FIFO.
 _SAFE_OPEN_FLAGS = getattr(os, 'O_NOFOLLOW', 0) | getattr(os, 'O_NONBLOCK', 0)
-
-
 class OddFileError(EnvironmentError):
     """A registry entry that is not a small regular file (a link, FIFO, directory, huge file)."""
 
@@ -314,8 +294,6 @@ def try_lock_fd(platform, fd, lock_module=None, shared=False):
 _ODD_ENTRY_ERRNOS = tuple(getattr(_errno, name) for name in (
     'ELOOP', 'EMLINK', 'EACCES', 'EPERM', 'ENXIO', 'EISDIR', 'ENOTDIR', 'EOPNOTSUPP',
     'EFTYPE') if hasattr(_errno, name))
-
-
 def open_entry(platform, path, create, write=False, mode=0o644):
     """Open the lease entry *path* for locking; ``(fd, created)``.
 
@@ -466,160 +444,6 @@ def host_name():
         return ''
 
 
-def peer_uid(platform, sock):
-    """The user id of the process at the other end of the AF_UNIX socket *sock*, or None."""
-    credentials = peer_credentials(platform, sock)
-    return None if credentials is None else credentials[1]
-
-
-def peer_credentials(platform, sock):
-    """``(pid, uid, gid)`` of the other end of the connected AF_UNIX socket *sock*, or None.
-
-    Linux (``SO_PEERCRED``): the process that connected, or for a client the
-    one that last called ``listen()`` on the socket it reached; the pid is 0
-    when that process is not visible from this pid namespace. None where the
-    platform cannot tell.
-    """
-    if platform.so_peercred is None:
-        return None
-    import struct
-    try:
-        data = sock.getsockopt(platform.sol_socket, platform.so_peercred, struct.calcsize('3i'))
-    except (OSError, socket.error):
-        return None
-    return struct.unpack('3i', data)
-
-
-def connect_unix(sock, address):
-    """Connect the non-blocking AF_UNIX stream socket *sock* to *address*, without waiting.
-
-    ``'connected'``, ``'busy'`` (the listener's queue is full: EAGAIN, worth
-    retrying) or ``'refused'`` (nothing listens on *address*: ECONNREFUSED,
-    ENOENT); other errors propagate.
-    """
-    try:
-        sock.connect(address)
-    except (OSError, socket.error) as exc:
-        if exc.errno in (_errno.EAGAIN, _errno.EWOULDBLOCK):
-            return 'busy'
-        if exc.errno in (_errno.ECONNREFUSED, _errno.ENOENT):
-            return 'refused'
-        raise
-    return 'connected'
-
-
-def close_fds_except(keep, list_dir=None, closerange=None):
-    """Close every descriptor above 2 but those in *keep* (a process that inherited too many).
-
-    Reads the open descriptors from ``/proc/self/fd`` (Linux) or
-    ``/dev/fd``; where neither can be listed, closes every number up to the
-    descriptor limit around the kept ones (``os.closerange``). *list_dir* and
-    *closerange* replace ``os.listdir`` and ``os.closerange`` (tests pass fakes).
-    """
-    keep = set(keep)
-    list_dir = list_dir or os.listdir
-    closerange = closerange or os.closerange
-    for directory in ('/proc/self/fd', '/dev/fd'):
-        try:
-            fds = [to_int(name) for name in list_dir(directory)]
-        except (OSError, IOError):
-            continue
-        if None in fds or not keep <= set(fds):
-            continue  # not the truth: /dev/fd without fdescfs (the BSDs) lists 0-2 only
-        for fd in fds:
-            if fd > 2 and fd not in keep:
-                try:
-                    os.close(fd)
-                except (OSError, IOError):
-                    pass  # the descriptor listdir() used, closed by now
-        return
-    limit = fd_soft_limit() or 65536
-    low = 3
-    for fd in sorted(k for k in keep if k > 2) + [limit]:
-        if fd > low:
-            closerange(low, fd)
-        low = max(low, fd + 1)
-
-
-def process_state(platform, pid, read_file=None):
-    """The state letter of process *pid* (``'R'``, ``'S'``, ``'T'`` for stopped...), or None.
-
-    Linux reads ``/proc/<pid>/stat``; elsewhere None (unknown).
-    """
-    if platform.start_time_source != 'procfs':
-        return None
-    stat = _linux_proc_stat(pid, read_file or read_text_file)
-    return None if stat is None else stat[0]
-
-
-def process_command_line(platform, pid, read_file=None):
-    """The arguments process *pid* was started with (a list of str), or None if unknown.
-
-    Linux reads ``/proc/<pid>/cmdline``; elsewhere None.
-    """
-    if platform.start_time_source != 'procfs':
-        return None
-    text = (read_file or _read_text_lossy)('/proc/%d/cmdline' % pid)
-    if not text:
-        return None
-    return text.rstrip('\0').split('\0')
-
-
-def _read_text_lossy(path):
-    """The text of *path*, undecodable bytes replaced, or None if it cannot be read."""
-    try:
-        with open(path, 'rb') as fp:
-            data = fp.read()
-    except (IOError, OSError):
-        return None
-    return data if isinstance(data, str) else data.decode('utf-8', 'replace')
-
-
-def unix_socket_pids(platform, address, read_file=None, list_dir=None, read_link=None):
-    """Pids of the processes, other than this one, with a socket bound to *address* open.
-
-    *address* is an abstract AF_UNIX name (bytes starting with NUL). Linux
-    matches the socket inodes of ``/proc/net/unix`` against ``/proc/<n>/fd``,
-    which shows only the processes this user may inspect; elsewhere ``[]``.
-    *read_file*, *list_dir* and *read_link* replace file reading,
-    ``os.listdir`` and ``os.readlink`` (tests pass fakes).
-    """
-    if platform.port_discovery != 'procfs':
-        return []
-    read_file = read_file or read_text_file
-    list_dir = list_dir or list_directory
-    read_link = read_link or read_symlink
-    shown = '@' + address[1:].decode('ascii', 'replace').replace('\0', '@')
-    table = read_file('/proc/net/unix') or ''
-    inodes = set()
-    for line in table.splitlines()[1:]:
-        fields = line.split()
-        if len(fields) >= 8 and fields[7] == shown:
-            inodes.add('socket:[%s]' % fields[6])
-    if not inodes:
-        return []
-    try:
-        names = list_dir('/proc')
-    except (OSError, IOError):
-        return []
-    pids = []
-    for name in names:
-        if not name.isdigit() or int(name) == os.getpid():
-            continue
-        try:
-            fds = list_dir('/proc/%s/fd' % name)
-        except (OSError, IOError):
-            continue
-        for fd in fds:
-            try:
-                if read_link('/proc/%s/fd/%s' % (name, fd)) in inodes:
-                    pids.append(int(name))
-                    break
-            except (OSError, IOError):
-                continue
-    return sorted(pids)
-
-
 def fd_soft_limit():
     """This process's soft limit on open file descriptors, or None where unknown (Windows)."""
     try:
@@ -641,79 +465,6 @@ def set_non_inheritable(fd):
         return
     flags = fcntl.fcntl(fd, fcntl.F_GETFD)
     fcntl.fcntl(fd, fcntl.F_SETFD, flags | fcntl.FD_CLOEXEC)
-
-
-def _linux_proc_stat(pid, read_file):
-    """``(state, start_time)`` from ``/proc/<pid>/stat``, or None if unreadable."""
-    text = read_file('/proc/%d/stat' % pid)
-    if not text or ')' not in text:
-        return None
-    fields = text.rsplit(')', 1)[1].split()
-    if len(fields) < 20:
-        return None
-    return fields[0], fields[19]
-
-
-def process_start_marker(platform, pid, read_file=None):
-    """Text that changes when the process id *pid* is reused, or None.
-
-    Linux: the start time from ``/proc/<pid>/stat``. Elsewhere None: liveness
-    then rests on the pid alone, and a reused pid keeps a lease until it expires.
-    """
-    if platform.start_time_source != 'procfs':
-        return None
-    stat = _linux_proc_stat(pid, read_file or read_text_file)
-    return None if stat is None else stat[1]
-
-
-def process_alive(platform, pid, start_marker=None, kill=None, read_file=None,
-                  kernel32=None):
-    """True unless process *pid* (started at *start_marker*) has certainly exited.
-
-    POSIX: ``kill(pid, 0)``; ESRCH means gone, EPERM means another user's
-    process. On Linux a zombie, or a different start time than *start_marker*
-    (the pid was reused, also by another user's process), also means gone. A
-    pid <= 0 is never alive. Windows: ``OpenProcess`` and
-    ``GetExitCodeProcess`` (``os.kill`` would terminate the process there).
-    *kill*, *read_file* and *kernel32* replace ``os.kill``, file reading and
-    ``ctypes.windll.kernel32`` (tests pass fakes).
-    """
-    if platform.liveness == 'openprocess':
-        return _windows_process_alive(pid, kernel32)
-    if pid <= 0:
-        return False  # kill(0) and kill(-1) signal process groups: never a lease owner
-    kill = kill or os.kill
-    try:
-        kill(pid, 0)
-    except (OSError, IOError) as exc:
-        if exc.errno != _errno.EPERM:
-            return False
-        # EPERM: another user's process, maybe one that reused the pid: the start
-        # time below still tells.
-    if platform.start_time_source == 'procfs':
-        stat = _linux_proc_stat(pid, read_file or read_text_file)
-        if stat is not None:
-            if stat[0] in ('Z', 'X'):
-                return False
-            if start_marker is not None and stat[1] != start_marker:
-                return False
-    return True
-
-
-def _windows_process_alive(pid, kernel32=None):
-    import ctypes
-    if kernel32 is None:
-        kernel32 = ctypes.windll.kernel32  # pragma: no cover (windows)
-    handle = kernel32.OpenProcess(_WINDOWS_QUERY_LIMITED_INFORMATION, False, pid)
-    if not handle:
-        return kernel32.GetLastError() == _WINDOWS_ACCESS_DENIED
-    try:
-        code = ctypes.c_ulong(0)
-        if not kernel32.GetExitCodeProcess(handle, ctypes.byref(code)):
-            return True
-        return code.value == _WINDOWS_STILL_ACTIVE
-    finally:
-        kernel32.CloseHandle(handle)
 
 
 def private_dir_problem(platform, path, uid, lstat=None):
@@ -759,84 +510,14 @@ def default_registry_dir(platform, environ, tempdir, uid, lstat=None):
             return os.path.join(runtime, 'testsupport')
     return os.path.join(tempdir, 'testsupport-%s' % (uid,))
 
+
 def list_directory(path):
     """``os.listdir(path)`` (a seam tests replace)."""
     return os.listdir(path)
 
 
-def read_symlink(path):
-    """``os.readlink(path)`` (a seam tests replace)."""
-    return os.readlink(path)
-
-def process_tree(platform, pid, read_file=None, list_dir=None):
-    """*pid* and every process descending from it or in its process group, sorted.
-
-    Linux reads the parent and group ids in ``/proc/<n>/stat``; a child that
-    daemonised (re-parented to init) is still found while it keeps the process
-    group. Elsewhere ``[pid]``: ``lsof -g`` selects the whole group itself, and
-    Windows has no process groups. *read_file* and *list_dir* replace file
-    reading and ``os.listdir`` (tests pass fakes).
-    """
-    if platform.port_discovery != 'procfs':
-        return [pid]
-    read_file = read_file or read_text_file
-    list_dir = list_dir or list_directory
-    try:
-        names = list_dir('/proc')
-    except (OSError, IOError):
-        return [pid]
-    parents = {}
-    found = set([pid])
-    for name in names:
-        if not name.isdigit():
-            continue
-        text = read_file('/proc/%s/stat' % name)
-        if not text or ')' not in text:
-            continue
-        fields = text.rsplit(')', 1)[1].split()  # state, ppid, pgrp, ...
-        if len(fields) < 3:
-            continue
-        parents[int(name)] = int(fields[1])
-        if int(fields[2]) == pid:
-            found.add(int(name))
-    grown = True
-    while grown:
-        grown = False
-        for child, parent in parents.items():
-            if parent in found and child not in found:
-                found.add(child)
-                grown = True
-    return sorted(found)
-
-def signal_process_group(platform, process, hard, killpg=None):
-    """Ask (SIGTERM) or, with *hard*, force (SIGKILL) *process* and its group to end.
-
-    POSIX: ``killpg(process.pid, ...)``: the child leads its own process group
-    (``start_new_session``), so its children get the signal too. Windows has no
-    groups: ``process.terminate()``, which is already forceful. Returns False
-    if nothing was left to signal (ESRCH, or EPERM: macOS' answer for a group
-    of zombies), else True. *killpg* replaces ``os.killpg`` (tests pass a fake).
-    """
-    if not platform.process_groups:
-        if process.poll() is not None:
-            return False
-        try:
-            process.kill() if hard else process.terminate()
-        except (OSError, IOError):  # exited meanwhile
-            return False
-        return True
-    import signal
-    killpg = killpg or os.killpg
-    try:
-        killpg(process.pid, signal.SIGKILL if hard else signal.SIGTERM)
-    except (OSError, IOError) as exc:
-        if exc.errno in (_errno.ESRCH, _errno.EPERM):
-            return False
-        raise
-    return True
-
-
 # -- Locked directories: temporary directories whose creator's life a lock proves.
+
 
 #: The lock file inside every directory make_locked_dir() makes.
 LOCK_FILE_NAME = '.lock'
@@ -844,13 +525,10 @@ LOCK_FILE_NAME = '.lock'
 STAGING_MAX_AGE = 600.0
 #: Attempts at a fresh name before make_locked_dir() gives up.
 _NAME_ATTEMPTS = 20
-
 #: path -> (pid, fd, platform) of the locked directories this process made.
 _held = {}
 #: Holds _remove_held_dirs once it is registered with atexit.
 _exit_hook = []
-
-
 def staging_prefix(prefix):
     """The name prefix of *prefix*'s directories while they are made: ``.<prefix>new-``.
 

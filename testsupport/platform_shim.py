@@ -109,13 +109,9 @@ class Platform(object):
     ``file_locking``
         how a process locks a file until it dies: ``'flock'`` (POSIX
         ``fcntl.flock``) or ``'msvcrt'`` (``msvcrt.locking`` on the first byte).
-    ``liveness``
-        how to ask whether a pid runs: ``'kill'`` (``kill(pid, 0)``) or
-        ``'openprocess'`` (``OpenProcess`` + ``GetExitCodeProcess``: Windows,
-        where ``os.kill`` would terminate it).
-    ``start_time_source``
-        where a process's start time is read, which tells a reused pid:
-        ``'procfs'`` (``/proc/<pid>/stat``) or ``None`` (nowhere).
+    ``process_table``
+        where a process's state and arguments are read: ``'procfs'``
+        (``/proc/<pid>/stat`` and ``cmdline``: Linux) or ``None`` (not read).
     ``registry_home``
         where per-user state lives by default: ``'runtime_dir'``
         (``$XDG_RUNTIME_DIR`` when private, else the temp directory, with
@@ -138,8 +134,8 @@ class Platform(object):
         'sock_type_flags', 'af_unix', 'sun_path_max', 'errnos', 'gai_errnos',
         'ephemeral_source', 'ephemeral_default', 'ephemeral_sysctls', 'ephemeral_path',
         'blackhole_sysctl', 'has_gethostname', 'lease_store', 'so_peercred', 'port_table',
-        'port_discovery', 'process_groups', 'file_locking', 'liveness', 'start_time_source',
-        'registry_home', 'dir_privacy', 'process_containment',
+        'port_discovery', 'process_groups', 'file_locking', 'process_table', 'registry_home',
+        'dir_privacy', 'process_containment',
     )
 
     def __init__(self, **fields):
@@ -319,8 +315,8 @@ LINUX = Platform(
     ephemeral_path='/proc/sys/net/ipv4/ip_local_port_range',
     blackhole_sysctl=None, has_gethostname=True, lease_store='kernel', so_peercred=17,
     port_table='procfs',
-    port_discovery='procfs', process_groups=True, file_locking='flock', liveness='kill',
-    start_time_source='procfs', registry_home='runtime_dir', dir_privacy='owner_mode',
+    port_discovery='procfs', process_groups=True, file_locking='flock',
+    process_table='procfs', registry_home='runtime_dir', dir_privacy='owner_mode',
     process_containment='subreaper',
 )
 MACOS = Platform(
@@ -331,8 +327,8 @@ MACOS = Platform(
     ephemeral_sysctls=('net.inet.ip.portrange.first', 'net.inet.ip.portrange.last'),
     ephemeral_path=None, blackhole_sysctl=None, has_gethostname=True, lease_store='files',
     so_peercred=None, port_table=None,
-    port_discovery='lsof', process_groups=True, file_locking='flock', liveness='kill',
-    start_time_source=None, registry_home='runtime_dir', dir_privacy='owner_mode',
+    port_discovery='lsof', process_groups=True, file_locking='flock',
+    process_table=None, registry_home='runtime_dir', dir_privacy='owner_mode',
     process_containment='process_group',
 )
 FREEBSD = MACOS.replace(
@@ -347,7 +343,7 @@ WINDOWS = Platform(
     ephemeral_sysctls=None, ephemeral_path=None, blackhole_sysctl=None,
     has_gethostname=True, lease_store='files', so_peercred=None, port_table=None,
     port_discovery='iphlpapi', process_groups=False, file_locking='msvcrt',
-    liveness='openprocess', start_time_source=None, registry_home='localappdata',
+    process_table=None, registry_home='localappdata',
     dir_privacy='acl', process_containment='job_object',
 )
 
@@ -363,11 +359,11 @@ _BY_PREFIX = (
     ('dragonfly', FREEBSD.replace(name='dragonfly', blackhole_sysctl=None)),
     ('sunos', LINUX.replace(name='sunos', ephemeral_source='fixed', lease_store='files',
                             so_peercred=None, ephemeral_default=(32768, 65535),
-                            port_table=None, start_time_source=None,
+                            port_table=None, process_table=None,
                             process_containment='process_group')),
     ('wasi', LINUX.replace(name='wasi', has_gethostname=False, af_unix=None,
                            lease_store='memory', so_peercred=None, port_table=None,
-                           start_time_source=None)),
+                           process_table=None)),
 )
 
 

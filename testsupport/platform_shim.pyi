@@ -37,8 +37,7 @@ class Platform:
     port_discovery: str
     process_groups: bool
     file_locking: str
-    liveness: str
-    start_time_source: Optional[str]
+    process_table: Optional[str]
     registry_home: str
     dir_privacy: str
     process_containment: str

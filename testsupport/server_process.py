@@ -20,6 +20,7 @@ import unittest
 from . import (
     _compat,
     _port_tables,
+    _processes,
     _sockets,
     _supervisor,
     _system,
@@ -276,9 +277,9 @@ class ServerProcess(object):
             process.stop(timeout, remove=False)
         else:
             if process.poll() is None:
-                _system.signal_process_group(platform, process, hard=False)
+                _processes.signal_process_group(platform, process, hard=False)
                 if not self._wait(timeout):
-                    _system.signal_process_group(platform, process, hard=True)
+                    _processes.signal_process_group(platform, process, hard=True)
                 process.wait()
         if self.port is not None:
             _waits.poll(lambda remaining: self._refused(), _REFUSE_WAIT, _compat.monotonic,
