@@ -111,8 +111,8 @@ class LayersTest(unittest.TestCase):
 
     def test_the_layers_point_down(self):
         edges, _private = analyse()
-        order = ['_compat', '_system', 'platform_shim', '_processes', '_port_tables', '_holder',
-                 '_leases', '_sockets', '_config', '_allocator', 'allocator', 'socket_helper',
+        order = ['_compat', '_system', 'platform_shim', '_processes', '_tempdirs', '_port_tables',
+                 '_holder', '_leases', '_sockets', '_config', '_allocator', 'allocator', 'socket_helper',
                  '_waits', 'servers', '_supervisor', 'server_process', 'mixin']
         for index, lower in enumerate(order):
             for higher in order[index + 1:]:

@@ -20,7 +20,7 @@ import sys
 import tempfile
 import unittest
 
-from testsupport import _sockets, _system, platform_shim
+from testsupport import _sockets, _system, _tempdirs, platform_shim
 from tests.fakes import FakeSocket, FakeSocketError
 from tests.helpers import (FdLeakMixin, fd_count, new_socket, pid_gone, private_tmpdir,
                            unavailable)
@@ -107,11 +107,11 @@ _HOLDER = (
 #: Sweeps the base argv[1] as make_private_dir() does; prints its pid and the count.
 _SWEEPER = (
     'import os, sys\n'
-    'from testsupport import _sockets, _system, platform_shim\n'
+    'from testsupport import _sockets, _system, _tempdirs, platform_shim\n'
     'p = platform_shim.current()\n'
     'mine = _sockets.make_private_dir(p, [sys.argv[1]])\n'
     'n = _sockets.remove_dead_private_dirs(p, sys.argv[1], _system.user_id())\n'
-    '_system.remove_tree_quietly(mine)\n'
+    '_tempdirs.remove_tree_quietly(mine)\n'
     'print("%d %d" % (os.getpid(), n))\n')
 
 _UNSHARE = ['unshare', '--pid', '--fork', '--mount-proc']
@@ -159,7 +159,7 @@ class LiveHolderMixin(object):
         proc.stdout.close()
 
     def assertSocketServes(self, directory):
-        self.assertEqual(sorted(os.listdir(directory)), [_system.LOCK_FILE_NAME, 'a.sock'])
+        self.assertEqual(sorted(os.listdir(directory)), [_tempdirs.LOCK_FILE_NAME, 'a.sock'])
         client = new_socket(self, socket.AF_UNIX)
         client.connect(os.path.join(directory, 'a.sock'))  # ENOENT if it was swept
 
@@ -193,13 +193,13 @@ class SweepLiveHolderTest(LiveHolderMixin, unittest.TestCase):
     def test_names_are_short_and_carry_no_pid(self):
         base = private_tmpdir(self)
         directory = _sockets.make_private_dir(LINUX, [base])
-        self.addCleanup(_system.remove_tree_quietly, directory)
+        self.addCleanup(_tempdirs.remove_tree_quietly, directory)
         name = os.path.basename(directory)
         self.assertEqual(len(name), len('tsu-') + 12, name)
         self.assertTrue(name.startswith('tsu-'), name)
         self.assertNotIn(str(os.getpid()), name[len('tsu-'):])
         self.assertEqual(stat.S_IMODE(os.lstat(directory).st_mode), 0o700)
-        self.assertEqual(os.listdir(directory), [_system.LOCK_FILE_NAME])
+        self.assertEqual(os.listdir(directory), [_tempdirs.LOCK_FILE_NAME])
 
     def test_make_and_remove_leak_no_descriptor(self):
         base = private_tmpdir(self)
@@ -207,14 +207,14 @@ class SweepLiveHolderTest(LiveHolderMixin, unittest.TestCase):
         for _ in range(5):
             directory = _sockets.make_private_dir(LINUX, [base])
             self.assertEqual(fd_count(), before + 1)  # the lock, while it exists
-            _system.remove_tree_quietly(directory)
+            _tempdirs.remove_tree_quietly(directory)
             self.assertEqual(fd_count(), before)
         self.assertEqual(os.listdir(base), [])
 
     def test_own_live_directory_survives_its_own_sweep(self):
         base = private_tmpdir(self)
         directory = _sockets.make_private_dir(LINUX, [base])
-        self.addCleanup(_system.remove_tree_quietly, directory)
+        self.addCleanup(_tempdirs.remove_tree_quietly, directory)
         self.assertEqual(_sockets.remove_dead_private_dirs(LINUX, base, _system.user_id()), 0)
         self.assertTrue(os.path.isdir(directory))
 
@@ -261,7 +261,7 @@ class SweepAcrossPidNamespacesTest(LiveHolderMixin, unittest.TestCase):
 
         Found in /proc (this test's pid namespace sees them all); returns how many.
         """
-        lock = os.path.join(directory, _system.LOCK_FILE_NAME)
+        lock = os.path.join(directory, _tempdirs.LOCK_FILE_NAME)
         pids = []
         for name in os.listdir('/proc'):
             if not name.isdigit():
@@ -292,7 +292,7 @@ class SweepSquattersTest(unittest.TestCase):
     def dead_dir(self, base, name):
         path = os.path.join(base, name)
         os.mkdir(path, 0o700)
-        open(os.path.join(path, _system.LOCK_FILE_NAME), 'w').close()
+        open(os.path.join(path, _tempdirs.LOCK_FILE_NAME), 'w').close()
         return path
 
     def test_squatted_entries_are_left_alone_and_the_dead_directory_goes(self):
@@ -303,12 +303,12 @@ class SweepSquattersTest(unittest.TestCase):
         os.symlink(target, os.path.join(base, 'tsu-link'))
         fifo_dir = os.path.join(base, 'tsu-fifo')
         os.mkdir(fifo_dir)
-        os.mkfifo(os.path.join(fifo_dir, _system.LOCK_FILE_NAME))
+        os.mkfifo(os.path.join(fifo_dir, _tempdirs.LOCK_FILE_NAME))
         link_dir = os.path.join(base, 'tsu-locklink')
         os.mkdir(link_dir)
-        os.symlink(os.path.join(target, _system.LOCK_FILE_NAME),
-                   os.path.join(link_dir, _system.LOCK_FILE_NAME))
-        os.makedirs(os.path.join(base, 'tsu-lockdir', _system.LOCK_FILE_NAME))
+        os.symlink(os.path.join(target, _tempdirs.LOCK_FILE_NAME),
+                   os.path.join(link_dir, _tempdirs.LOCK_FILE_NAME))
+        os.makedirs(os.path.join(base, 'tsu-lockdir', _tempdirs.LOCK_FILE_NAME))
         os.mkdir(os.path.join(base, 'tsu-nolock'))  # e.g. tempfile.mkdtemp(prefix='tsu-')
         open(os.path.join(base, 'tsu-file'), 'w').close()
         dead = self.dead_dir(base, 'tsu-dead')
@@ -318,9 +318,9 @@ class SweepSquattersTest(unittest.TestCase):
         self.assertEqual(fd_count(), before)
         self.assertFalse(os.path.exists(dead))
         self.assertEqual(sorted(os.listdir(base)), squatters)
-        self.assertEqual(sorted(os.listdir(target)), [_system.LOCK_FILE_NAME, 'keep'])
+        self.assertEqual(sorted(os.listdir(target)), [_tempdirs.LOCK_FILE_NAME, 'keep'])
         self.assertTrue(stat.S_ISFIFO(os.lstat(os.path.join(fifo_dir,
-                                                            _system.LOCK_FILE_NAME)).st_mode))
+                                                            _tempdirs.LOCK_FILE_NAME)).st_mode))
 
     def test_another_users_directory_is_left_alone(self):
         if _system.user_id() != 0:
@@ -330,14 +330,14 @@ class SweepSquattersTest(unittest.TestCase):
         other = os.path.join(base, 'tsu-other')
         try:
             subprocess.check_call(['runuser', '-u', 'nobody', '--', 'sh', '-c',
-                                   'mkdir -m 700 "$1" && : > "$1/%s"' % _system.LOCK_FILE_NAME,
+                                   'mkdir -m 700 "$1" && : > "$1/%s"' % _tempdirs.LOCK_FILE_NAME,
                                    'sh', other])
         except (OSError, IOError, subprocess.CalledProcessError) as exc:
             unavailable(self, 'cannot create a directory as user nobody: %s' % (exc,))
         self.assertNotEqual(os.lstat(other).st_uid, 0)
         dead = os.path.join(base, 'tsu-dead')
         os.mkdir(dead, 0o700)
-        open(os.path.join(dead, _system.LOCK_FILE_NAME), 'w').close()
+        open(os.path.join(dead, _tempdirs.LOCK_FILE_NAME), 'w').close()
         self.assertEqual(_sockets.remove_dead_private_dirs(LINUX, base, 0), 1)
         self.assertEqual(os.listdir(base), ['tsu-other'])
-        self.assertEqual(os.listdir(other), [_system.LOCK_FILE_NAME])
+        self.assertEqual(os.listdir(other), [_tempdirs.LOCK_FILE_NAME])

@@ -13,7 +13,7 @@ import sys
 import tempfile
 import unittest
 
-from testsupport import _leases, _port_tables, _processes, _system, platform_shim
+from testsupport import _leases, _port_tables, _processes, _system, _tempdirs, platform_shim
 from testsupport.platform_shim import LINUX, WINDOWS
 from tests.fakes import FakeSocket, FakeSocketError
 from tests.helpers import fd_count
@@ -170,8 +170,8 @@ class RegistryFilesTest(unittest.TestCase):
         with open(path, 'w'):
             pass
         with self.assertRaises(EnvironmentError):
-            _system.remove_tree_quietly(path)
-        _system.remove_tree_quietly(os.path.join(self.dir, 'missing'))  # fine
+            _tempdirs.remove_tree_quietly(path)
+        _tempdirs.remove_tree_quietly(os.path.join(self.dir, 'missing'))  # fine
 
 
 class RegistryPlacesTest(unittest.TestCase):
@@ -396,7 +396,7 @@ def dead_dir(base, name):
     """A directory as make_locked_dir() leaves it when its creator died: lock file free."""
     path = os.path.join(base, name)
     os.mkdir(path, 0o700)
-    open(os.path.join(path, _system.LOCK_FILE_NAME), 'w').close()
+    open(os.path.join(path, _tempdirs.LOCK_FILE_NAME), 'w').close()
     return path
 
 
@@ -463,26 +463,26 @@ class MakeLockedDirTest(unittest.TestCase):
     def test_directory_is_locked_until_removed(self):
         base = locked_dir_base(self)
         before = fd_count()
-        path = _system.make_locked_dir(LINUX, base, 'ts-x-')
+        path = _tempdirs.make_locked_dir(LINUX, base, 'ts-x-')
         self.assertEqual(os.path.dirname(path), base)
         self.assertEqual(len(os.path.basename(path)), len('ts-x-') + 12)
         self.assertEqual(os.listdir(base), [os.path.basename(path)])  # no staging left
-        lock = _system.open_lock_file(os.path.join(path, _system.LOCK_FILE_NAME), create=False)
+        lock = _system.open_lock_file(os.path.join(path, _tempdirs.LOCK_FILE_NAME), create=False)
         self.addCleanup(os.close, lock)
         self.assertFalse(_system.try_lock_fd(LINUX, lock))
-        self.assertEqual(_system.sweep_dead_dirs(LINUX, base, 'ts-x-', _system.user_id()), 0)
-        _system.remove_tree_quietly(path)
+        self.assertEqual(_tempdirs.sweep_dead_dirs(LINUX, base, 'ts-x-', _system.user_id()), 0)
+        _tempdirs.remove_tree_quietly(path)
         self.assertEqual(os.listdir(base), [])
         self.assertTrue(_system.try_lock_fd(LINUX, lock))  # the maker's lock is gone
         self.assertEqual(fd_count(), before + 1)  # only the test's own *lock*
-        _system.remove_tree_quietly(path)  # already gone: fine
+        _tempdirs.remove_tree_quietly(path)  # already gone: fine
 
     def test_lock_refused_on_a_new_name_tries_another(self):
         base = locked_dir_base(self)
         fake = FakeFlockBusy([IOError(errno.EWOULDBLOCK, 'busy')])
         before = fd_count()
-        path = _system.make_locked_dir(LINUX, base, 'ts-x-', fake)
-        self.addCleanup(_system.remove_tree_quietly, path)
+        path = _tempdirs.make_locked_dir(LINUX, base, 'ts-x-', fake)
+        self.addCleanup(_tempdirs.remove_tree_quietly, path)
         self.assertEqual(len(fake.calls), 2)
         self.assertEqual(os.listdir(base), [os.path.basename(path)])
         self.assertEqual(fd_count(), before + 1)
@@ -492,7 +492,7 @@ class MakeLockedDirTest(unittest.TestCase):
         fake = FakeFlockBusy([IOError(errno.EWOULDBLOCK, 'busy')] * 50)
         before = fd_count()
         with self.assertRaises(OSError) as cm:
-            _system.make_locked_dir(LINUX, base, 'ts-x-', fake)
+            _tempdirs.make_locked_dir(LINUX, base, 'ts-x-', fake)
         self.assertIn('make_locked_dir(): no new ts-x-* directory in %s after 20 tries' % base,
                       str(cm.exception))
         self.assertEqual(os.listdir(base), [])
@@ -501,24 +501,24 @@ class MakeLockedDirTest(unittest.TestCase):
     def test_missing_base_propagates(self):
         base = locked_dir_base(self)
         with self.assertRaises(OSError) as cm:
-            _system.make_locked_dir(LINUX, os.path.join(base, 'missing'), 'ts-x-')
+            _tempdirs.make_locked_dir(LINUX, os.path.join(base, 'missing'), 'ts-x-')
         self.assertEqual(cm.exception.errno, errno.ENOENT)
 
     def test_windows_by_description_locks_without_waiting_and_releases_on_removal(self):
         base = locked_dir_base(self)
         fake = NonBlockingMsvcrt()
         before = fd_count()
-        path = _system.make_locked_dir(WINDOWS, base, 'ts-w-', fake)
+        path = _tempdirs.make_locked_dir(WINDOWS, base, 'ts-w-', fake)
         self.assertEqual(fake.calls, [(fake.LK_NBLCK, 1)])
-        _system.remove_tree_quietly(path)  # closes first (Windows), then removes
+        _tempdirs.remove_tree_quietly(path)  # closes first (Windows), then removes
         self.assertEqual(os.listdir(base), [])
         self.assertEqual(fd_count(), before)
 
     def test_exit_removes_what_is_left_and_forked_children_remove_nothing(self):
         base = locked_dir_base(self)
         code = ('import os, sys\n'
-                'from testsupport import _system, platform_shim\n'
-                'p = _system.make_locked_dir(platform_shim.LINUX, sys.argv[1], "ts-x-")\n'
+                'from testsupport import _tempdirs, platform_shim\n'
+                'p = _tempdirs.make_locked_dir(platform_shim.LINUX, sys.argv[1], "ts-x-")\n'
                 'pid = os.fork()\n'
                 'if pid == 0:\n'
                 '    sys.exit(0)\n'  # runs the atexit handlers inherited from the parent
@@ -538,11 +538,11 @@ class SweepDeadDirsTest(unittest.TestCase):
 
     def test_only_unlocked_directories_of_the_prefix_go(self):
         base = locked_dir_base(self)
-        live = _system.make_locked_dir(LINUX, base, 'ts-x-')
-        self.addCleanup(_system.remove_tree_quietly, live)
+        live = _tempdirs.make_locked_dir(LINUX, base, 'ts-x-')
+        self.addCleanup(_tempdirs.remove_tree_quietly, live)
         dead = dead_dir(base, 'ts-x-dead')
         other = dead_dir(base, 'ts-y-dead')  # another prefix
-        self.assertEqual(_system.sweep_dead_dirs(LINUX, base, 'ts-x-', _system.user_id()), 1)
+        self.assertEqual(_tempdirs.sweep_dead_dirs(LINUX, base, 'ts-x-', _system.user_id()), 1)
         self.assertFalse(os.path.exists(dead))
         self.assertTrue(os.path.isdir(live))
         self.assertTrue(os.path.isdir(other))
@@ -551,33 +551,33 @@ class SweepDeadDirsTest(unittest.TestCase):
         base = locked_dir_base(self)
         dead_dir(base, 'ts-x-dead')
         uid = os.getuid()
-        self.assertEqual(_system.sweep_dead_dirs(LINUX, base, 'ts-x-', uid + 1), 0)
-        self.assertEqual(_system.sweep_dead_dirs(LINUX, base, 'ts-x-', uid), 1)
+        self.assertEqual(_tempdirs.sweep_dead_dirs(LINUX, base, 'ts-x-', uid + 1), 0)
+        self.assertEqual(_tempdirs.sweep_dead_dirs(LINUX, base, 'ts-x-', uid), 1)
 
     def test_staging_directories_go_only_when_old_and_unlocked(self):
         import time
         base = locked_dir_base(self)
-        staging = _system.staging_prefix('ts-x-')
+        staging = _tempdirs.staging_prefix('ts-x-')
         self.assertEqual(staging, '.ts-x-new-')
         bare = os.path.join(base, staging + 'bare')  # creator killed before its lock file
         os.mkdir(bare)
         dead_dir(base, staging + 'unlocked')  # killed before the rename
         held = dead_dir(base, staging + 'held')  # stopped between lock and rename
-        fd = _system.open_lock_file(os.path.join(held, _system.LOCK_FILE_NAME), create=False)
+        fd = _system.open_lock_file(os.path.join(held, _tempdirs.LOCK_FILE_NAME), create=False)
         self.addCleanup(os.close, fd)
         self.assertTrue(_system.try_lock_fd(LINUX, fd))
         uid = _system.user_id()
         now = time.time()
-        self.assertEqual(_system.sweep_dead_dirs(LINUX, base, 'ts-x-', uid, now), 0)
-        later = now + _system.STAGING_MAX_AGE + 1
-        self.assertEqual(_system.sweep_dead_dirs(LINUX, base, 'ts-x-', uid, later), 2)
+        self.assertEqual(_tempdirs.sweep_dead_dirs(LINUX, base, 'ts-x-', uid, now), 0)
+        later = now + _tempdirs.STAGING_MAX_AGE + 1
+        self.assertEqual(_tempdirs.sweep_dead_dirs(LINUX, base, 'ts-x-', uid, later), 2)
         self.assertEqual(os.listdir(base), [os.path.basename(held)])
-        self.assertEqual(_system.STAGING_MAX_AGE, 600)
+        self.assertEqual(_tempdirs.STAGING_MAX_AGE, 600)
 
     def test_unlistable_base_removes_nothing(self):
         base = locked_dir_base(self)
         missing = os.path.join(base, 'missing')
-        self.assertEqual(_system.sweep_dead_dirs(LINUX, missing, 'ts-x-', None), 0)
+        self.assertEqual(_tempdirs.sweep_dead_dirs(LINUX, missing, 'ts-x-', None), 0)
 
     def test_directory_swapped_for_a_link_after_judgement_stays(self):
         base = locked_dir_base(self)
@@ -586,7 +586,7 @@ class SweepDeadDirsTest(unittest.TestCase):
         target = dead_dir(base, 'elsewhere')
         os.rename(dead, os.path.join(base, 'moved'))
         os.symlink(target, dead)
-        self.assertFalse(_system._remove_if_unlocked(LINUX, dead, info, False, None))
+        self.assertFalse(_tempdirs._remove_if_unlocked(LINUX, dead, info, False, None))
         self.assertTrue(os.path.isdir(target))
 
     def test_windows_by_description_asks_msvcrt_without_waiting(self):
@@ -594,11 +594,11 @@ class SweepDeadDirsTest(unittest.TestCase):
         dead_dir(base, 'ts-x-busy')
         busy = NonBlockingMsvcrt([IOError(errno.EACCES, 'locked')])
         before = fd_count()
-        self.assertEqual(_system.sweep_dead_dirs(WINDOWS, base, 'ts-x-', None,
+        self.assertEqual(_tempdirs.sweep_dead_dirs(WINDOWS, base, 'ts-x-', None,
                                                  lock_module=busy), 0)
         self.assertEqual(busy.calls, [(busy.LK_NBLCK, 1)])
         free = NonBlockingMsvcrt()
-        self.assertEqual(_system.sweep_dead_dirs(WINDOWS, base, 'ts-x-', None,
+        self.assertEqual(_tempdirs.sweep_dead_dirs(WINDOWS, base, 'ts-x-', None,
                                                  lock_module=free), 1)
         self.assertEqual(os.listdir(base), [])
         self.assertEqual(fd_count(), before)

@@ -18,7 +18,7 @@ import math
 import os
 import socket
 
-from . import _compat, _system, support
+from . import _compat, _system, _tempdirs, support
 
 __all__ = [
     'HOST',
@@ -367,10 +367,10 @@ def make_private_dir(platform, candidates=None, limit=None):
 
     Tries the temp directory, then ``/tmp``: macOS' per-user temp directory is
     about 50 characters long, near the 104-byte AF_UNIX limit. The directory
-    is ``<base>/tsu-<12 hex digits>``, made by :func:`_system.make_locked_dir
-    <testsupport._system.make_locked_dir>`: this process holds a lock in it
-    until :func:`_system.remove_tree_quietly
-    <testsupport._system.remove_tree_quietly>` removes it or the process
+    is ``<base>/tsu-<12 hex digits>``, made by :func:`_tempdirs.make_locked_dir
+    <testsupport._tempdirs.make_locked_dir>`: this process holds a lock in it
+    until :func:`_tempdirs.remove_tree_quietly
+    <testsupport._tempdirs.remove_tree_quietly>` removes it or the process
     exits, and once the process is dead (SIGKILL included) the next
     :func:`remove_dead_private_dirs` in that base removes it; processes in
     other pid namespaces or containers sharing the base never do while it
@@ -385,8 +385,8 @@ def make_private_dir(platform, candidates=None, limit=None):
     for base in candidates:
         if len(os.path.abspath(base)) + 1 + length <= limit and os.path.isdir(base):
             _sweep_once(platform, base)
-            return _system.make_locked_dir(platform, base, SOCKET_DIR_PREFIX)
-    return _system.make_locked_dir(platform, tempfile.gettempdir(), SOCKET_DIR_PREFIX)
+            return _tempdirs.make_locked_dir(platform, base, SOCKET_DIR_PREFIX)
+    return _tempdirs.make_locked_dir(platform, tempfile.gettempdir(), SOCKET_DIR_PREFIX)
 
 
 _swept = set()  # type: set[tuple[int, str]]
@@ -429,7 +429,7 @@ def _probe_unix_bind(platform, make_dir=None):
     try:
         error = probe_bind(platform.af_unix, os.path.join(directory, 'probe.sock'))
     finally:
-        _system.remove_tree_quietly(directory)
+        _tempdirs.remove_tree_quietly(directory)
     return None if error is None else 'Requires a functional unix bind(): %s' % (error,)
 
 
@@ -441,7 +441,7 @@ def remove_dead_private_dirs(platform, base, uid, now=None):
     dropped it when the creator died. Never judged by pid, so a live process
     in another pid namespace keeps its directory. Anything odd or unreadable
     is left alone. Returns how many were removed. See
-    :func:`_system.sweep_dead_dirs <testsupport._system.sweep_dead_dirs>`
+    :func:`_tempdirs.sweep_dead_dirs <testsupport._tempdirs.sweep_dead_dirs>`
     (*now* replaces ``time.time()`` there).
     """
-    return _system.sweep_dead_dirs(platform, base, SOCKET_DIR_PREFIX, uid, now)
+    return _tempdirs.sweep_dead_dirs(platform, base, SOCKET_DIR_PREFIX, uid, now)

@@ -18,7 +18,7 @@ from . import (
     _compat,
     _port_tables,
     _sockets,
-    _system,
+    _tempdirs,
     _waits,
     platform_shim,
     socket_helper,
@@ -130,7 +130,7 @@ def unix_socket_path():
 
 def remove_unix_socket_dir(directory):
     """Remove *directory* and everything in it; a directory already gone is fine."""
-    _system.remove_tree_quietly(directory)
+    _tempdirs.remove_tree_quietly(directory)
 
 
 class ServerThread(object):

@@ -30,7 +30,7 @@ import os
 import socket
 import unittest
 
-from . import _allocator, _compat, _sockets, _system, platform_shim, support
+from . import _allocator, _compat, _sockets, _tempdirs, platform_shim, support
 
 __all__ = [
     'HOST',
@@ -235,7 +235,7 @@ _process_dir = {}
 def _remove_process_dir():
     directory = _process_dir.get(os.getpid())
     if directory:
-        _system.remove_tree_quietly(directory)
+        _tempdirs.remove_tree_quietly(directory)
 
 
 def create_unix_domain_name():
