@@ -1,7 +1,6 @@
 """Polling and one-shot connects: what the waits of servers and server_process share."""
 from __future__ import absolute_import, division, print_function
 
-import select
 import socket
 
 from . import _compat, _sockets, socket_helper
@@ -72,6 +71,7 @@ def poll(check, timeout, clock, sleep):
 def wait_readable(source, timeout):
     """True if *source* (a descriptor, or an object with ``fileno()``) is readable within
     *timeout* seconds; False on timeout or when a signal interrupts the wait (2.7)."""
+    import select  # not at import time: 2.7's socket module does not load it
     fd = source if isinstance(source, int) else source.fileno()
     poller = select.poll()
     poller.register(fd, select.POLLIN)
