@@ -233,6 +233,7 @@ class _Supervisor(object):
         if failure:
             _retry(os.waitpid, pid, 0)
             self.report('exec ' + failure.decode('ascii', 'replace'))
+            self.report('done')
             return 0
         self.server = pid
         self.report('ok %d %d' % (pid, self.me))
@@ -756,7 +757,12 @@ class SupervisedProcess(object):
             remaining = None if deadline is None else max(deadline - _monotonic(), 0.0)
             if not _wait_readable(self._status_fd, remaining):
                 return None
-            chunk = _retry(os.read, self._status_fd, 4096)
+            try:
+                chunk = _retry(os.read, self._status_fd, 4096)
+            except OSError as exc:  # a socket whose peer left a request unread
+                if exc.errno != errno.ECONNRESET:
+                    raise
+                chunk = b''
             if not chunk:
                 self._eof = True
                 if isinstance(self.supervisor, _Keeper):
@@ -980,6 +986,11 @@ class _Shared(object):
         """The pids of the running shared supervisors (for tests)."""
         self._after_fork()
         return sorted(z.popen.pid for z in self._zygotes.values() if z.popen.poll() is None)
+
+    def fds(self):
+        """This process's descriptors that are the shared supervisors' (for tests)."""
+        self._after_fork()
+        return sorted(z.control.fileno() for z in self._zygotes.values())
 
     def close(self):
         """End every shared supervisor: each ends the trees of servers still running
