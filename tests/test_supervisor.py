@@ -431,7 +431,11 @@ class SharedSupervisorTest(SupervisorTestCase):
             self.assertEqual(os.readlink('/proc/%d/fd/%d' % (zygote, fd)), os.devnull)
         kinds = sorted(os.readlink('/proc/%d/fd/%d' % (zygote, fd)).split(':')[0]
                        for fd in fds[3:])
+        kinds = [kind for kind in kinds if not kind.startswith('/')]  # libffi's own, say
         self.assertEqual(kinds, ['pipe', 'pipe', 'socket'])  # its signal pipe, its socket
+        ours = set(inode('/proc/self/fd/%s' % fd) for fd in helpers.open_fds())
+        theirs = set(inode('/proc/%d/fd/%d' % (zygote, fd)) for fd in fds[3:])
+        self.assertEqual(ours & theirs - set([None]), set())
 
     def test_two_threads_start_servers_at_once(self):
         listeners = [self.listener() for _ in range(4)]
@@ -589,6 +593,14 @@ s = socket.fromfd(3, socket.AF_INET, socket.SOCK_STREAM)
 while True:
     s.accept()[0].close()
 '''
+
+
+def inode(path):
+    try:
+        found = os.stat(path)
+    except OSError:  # closed meanwhile (listdir's own descriptor)
+        return None
+    return found.st_dev, found.st_ino
 
 
 def open_when_there(path):
