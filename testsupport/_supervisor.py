@@ -396,23 +396,29 @@ class _Supervisor(object):
 # FDS says which descriptors came with it, in order: ``c`` the server's own
 # channel (an AF_UNIX socket: the per-server "life" and "status" pipes in one),
 # ``0``/``1``/``2`` its standard streams (a missing one is the null device),
-# ``l`` the listening socket. For each request the zygote forks a *keeper*, which
-# stays Python (no exec) and is exactly the per-server supervisor above: child
-# subreaper (-R) of that server's tree only, parent-death signal SIGTERM tied to
-# the zygote, reports and stop requests on the channel. The zygote itself holds
-# nothing between requests but its socket and its signal pipe.
+# ``l`` the listening socket. The zygote keeps one *spare keeper* forked in
+# advance, which is the only reader of the socket: it takes one request, tells
+# the zygote (which forks the next spare, off the start's path), and becomes that
+# server's keeper: it stays Python (no exec) and is exactly the per-server
+# supervisor above, child subreaper (-R) of that server's tree only, parent-death
+# signal SIGTERM tied to the zygote, reports and stop requests on the channel.
+# The zygote itself reads nothing: it learns the test is gone from the socket's
+# hang-up, and holds nothing but its socket and two pipes (signals, "taken").
 
 _REQUEST_FDS = 8  # channel, 0, 1, 2, listener: room to spare
+_SPARE_DEATHS = 5  # spares dying untaken in a row before the zygote stops making them
 
 
 class _Zygote(object):
-    """The shared supervisor's state: its socket and the keepers it forked."""
+    """The shared supervisor's state: its socket, the keepers it forked, the spare."""
 
     def __init__(self, control, subreaper, parent):
         self.control_fd = control
         self.subreaper = subreaper
         self.parent = parent
         self.keepers = set()
+        self.spare = None
+        self.spare_deaths = 0
         self.parent_gone = False
         self.prctl = None
         self.me = os.getpid()
@@ -424,6 +430,7 @@ class _Zygote(object):
         import socket
         import warnings  # noqa: F401 (os.execvp() imports it: once here, not in every server)
         self.wake_r, self.wake_w = _high_pipe(nonblocking=True)
+        self.taken_r, self.taken_w = _high_pipe(nonblocking=True)
         signal.signal(signal.SIGCHLD, lambda signum, frame: None)
         signal.signal(signal.SIGTERM, self.on_sigterm)
         signal.set_wakeup_fd(self.wake_w)
@@ -437,18 +444,41 @@ class _Zygote(object):
         _set_cloexec(self.control_fd)
         self.control = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM, 0, self.control_fd)
         poller = select.poll()
-        poller.register(self.control_fd, select.POLLIN)
+        poller.register(self.control_fd, 0)  # hang-up only: the spare reads requests
         poller.register(self.wake_r, select.POLLIN)
+        poller.register(self.taken_r, select.POLLIN)
+        self.fork_spare()
         while not self.parent_gone:
-            for fd, _event in _retry(poller.poll):
-                if fd == self.wake_r:
+            for fd, event in _retry(poller.poll):
+                if fd == self.control_fd:
+                    self.parent_gone = True  # the test is gone (its end is closed)
+                elif fd == self.taken_r:
+                    _drain(self.taken_r)
+                    self.spare = None
+                    self.spare_deaths = 0
+                elif fd == self.wake_r:
                     _drain(self.wake_r)
                     self.reap()
-                elif not self.serve_request():
-                    self.parent_gone = True  # end of file: the test is gone
-                    break
+            if self.spare is None and not self.parent_gone:
+                self.fork_spare()
         self.end_all()
         return 0
+
+    def fork_spare(self):
+        if self.spare_deaths >= _SPARE_DEATHS:
+            return
+        try:
+            pid = os.fork()
+        except OSError:  # EAGAIN, ENOMEM: the next SIGCHLD or request tries again
+            return
+        if pid == 0:
+            code = 1
+            try:
+                code = self.spare_main()
+            finally:
+                os._exit(code)
+        self.keepers.add(pid)
+        self.spare = pid
 
     def reap(self):
         """Reap exited keepers; False once none is left."""
@@ -461,6 +491,9 @@ class _Zygote(object):
             if pid == 0:
                 break
             self.keepers.discard(pid)
+            if pid == self.spare:  # died untaken
+                self.spare = None
+                self.spare_deaths += 1
         return bool(self.keepers)
 
     def end_all(self):
@@ -504,50 +537,43 @@ class _Zygote(object):
             data += chunk
         return data, fds
 
-    def serve_request(self):
-        """Read one request and fork its keeper; False at end of file."""
+    def spare_main(self):
+        """In a spare keeper: wait for one request, say it is taken, serve it."""
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the test is gone: nothing to end yet
+        for fd in (self.wake_r, self.wake_w, self.taken_r):
+            os.close(fd)
+        if self.prctl:
+            self.prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+            if os.getppid() != self.me:
+                return 0
         header, fds = self.receive(8)
         payload = b''
         if header:
             payload, more = self.receive(int(header, 16))
             fds.extend(more)
-        if not payload:
-            for fd in fds:
-                os.close(fd)
-            return False
+        os.write(self.taken_w, b'x')  # the zygote forks the next spare
+        os.close(self.taken_w)
+        self.control.close()
+        if not payload:  # end of file: the test is gone
+            return 0
         fields = payload.split(b'\0')
         names = fields[1].decode('ascii')
         fdmap = dict(zip(names, fds))
         channel = fdmap.get('c')
-        try:
-            if len(fds) != len(names) or channel is None:
-                raise ValueError('expected descriptors %r, got %d' % (names, len(fds)))
-            pid = os.fork()
-        except Exception as exc:
+        if len(fds) != len(names) or channel is None:
             if channel is not None:
-                _tell(channel, 'fail the shared supervisor could not fork: %s' % (exc,))
-            pid = None
-        if pid == 0:
-            code = 1
-            try:
-                code = self.keeper(fdmap, fields)
-            except BaseException as exc:
-                _tell(channel, 'fail %s: %s' % (type(exc).__name__, exc))
-            finally:
-                os._exit(code)
-        if pid is not None:
-            self.keepers.add(pid)
-        for fd in fds:
-            os.close(fd)
-        return True
+                _tell(channel, 'fail expected descriptors %r, got %d' % (names, len(fds)))
+            return 1
+        try:
+            return self.keeper(fdmap, fields)
+        except BaseException as exc:
+            _tell(channel, 'fail %s: %s' % (type(exc).__name__, exc))
+            return 1
 
     def keeper(self, fdmap, fields):
-        """In the forked keeper: set up the server's streams, environment and directory,
-        then supervise it as the per-server program does; the exit status."""
-        signal.set_wakeup_fd(-1)
-        for fd in (self.wake_r, self.wake_w):
-            os.close(fd)
-        self.control.close()
+        """In the keeper: set up the server's streams, environment and directory, then
+        supervise it as the per-server program does; the exit status."""
         for target, name in enumerate('012'):
             source = fdmap.get(name)
             if source is None:
