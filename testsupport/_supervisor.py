@@ -216,13 +216,20 @@ class _Supervisor(object):
             self.prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
             if os.getppid() != self.opts['parent']:  # it died before prctl() took effect
                 self.parent_gone = True
-        err_r, err_w = _high_pipe()
+        err_r, err_w = None, self.opts.get('exec')
+        if err_w is None:
+            err_r, err_w = _high_pipe()
         pid = os.fork()
         if pid == 0:
             self.exec_server(err_w)
-        os.close(err_w)
         if self.opts['listen'] is not None:
             os.close(self.opts['listen'])  # the server's now: if it dies, connects are refused
+        if err_r is None:  # the test reads the exec error pipe itself (shared supervisor)
+            self.server = pid
+            self.report('ok %d %d' % (pid, self.me))
+            os.close(err_w)
+            return self.serve()
+        os.close(err_w)
         failure = b''
         while True:
             chunk = _retry(os.read, err_r, 512)
@@ -395,8 +402,9 @@ class _Supervisor(object):
 #
 # FDS says which descriptors came with it, in order: ``c`` the server's own
 # channel (an AF_UNIX socket: the per-server "life" and "status" pipes in one),
-# ``0``/``1``/``2`` its standard streams (a missing one is the null device),
-# ``l`` the listening socket. The zygote keeps one *spare keeper* forked in
+# ``e`` the write end of the test's exec error pipe (closed on exec; the test
+# reads the error, or end of file, itself), ``0``/``1``/``2`` the standard
+# streams (a missing one is the null device), ``l`` the listening socket. The zygote keeps one *spare keeper* forked in
 # advance, which is the only reader of the socket: it takes one request, tells
 # the zygote (which forks the next spare, off the start's path), and becomes that
 # server's keeper: it stays Python (no exec) and is exactly the per-server
@@ -561,7 +569,7 @@ class _Zygote(object):
         names = fields[1].decode('ascii')
         fdmap = dict(zip(names, fds))
         channel = fdmap.get('c')
-        if len(fds) != len(names) or channel is None:
+        if len(fds) != len(names) or channel is None or 'e' not in fdmap:
             if channel is not None:
                 _tell(channel, 'fail expected descriptors %r, got %d' % (names, len(fds)))
             return 1
@@ -580,8 +588,8 @@ class _Zygote(object):
                 source = os.open(os.devnull, os.O_RDWR)
             os.dup2(source, target)  # inheritable
             os.close(source)
-        channel, listen = fdmap['c'], fdmap.get('l')
-        for fd in (channel, listen):
+        channel, listen, exec_w = fdmap['c'], fdmap.get('l'), fdmap['e']
+        for fd in (channel, listen, exec_w):
             if fd is not None:
                 _set_cloexec(fd)
         cwd = fields[2]
@@ -602,7 +610,7 @@ class _Zygote(object):
         os.environb.update(env)
         opts = {'life': channel, 'status': channel, 'listen': listen,
                 'subreaper': self.subreaper, 'parent': self.me if self.prctl else None,
-                'remove': remove, 'unset': []}
+                'remove': remove, 'unset': [], 'exec': exec_w}
         supervisor = _Supervisor(opts, argv)
         return supervisor.run()
 
@@ -1074,9 +1082,9 @@ def _stream_fds(stdin, stdout, stderr):
     return found
 
 
-def _request(argv, env, cwd, remove, channel, streams, listen_fd):
+def _request(argv, env, cwd, remove, channel, exec_w, streams, listen_fd):
     """``(payload, fds)`` of a start request (see _Zygote); ValueError as Popen's."""
-    fds, names = [channel], 'c'
+    fds, names = [channel, exec_w], 'ce'
     for name, fd in zip('012', streams):
         if fd is not None:
             fds.append(fd)
@@ -1115,39 +1123,63 @@ def _start_shared(shared, argv, containment, listen_fd, stdin, stdout, stderr, e
     import socket
     streams = _stream_fds(stdin, stdout, stderr)
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    exec_r, exec_w = os.pipe()
     try:
         try:
-            payload, fds = _request(argv, env, cwd, remove, theirs.fileno(), streams,
+            payload, fds = _request(argv, env, cwd, remove, theirs.fileno(), exec_w, streams,
                                     listen_fd)
             zygote = shared.send(containment, executable or sys.executable,
                                  parent_death_signal, _in_main_thread(), payload, fds)
         finally:
-            theirs.close()  # the shared supervisor has its copy
+            theirs.close()  # the shared supervisor has its copies
+            os.close(exec_w)
     except BaseException:
         ours.close()
+        os.close(exec_r)
         raise
     keeper = _Keeper(zygote.popen.pid)
     channel = ours.detach()
     process = SupervisedProcess(argv, containment, keeper, channel, channel)
+    deadline = _monotonic() + timeout
     try:
-        line = process._read(timeout)
+        try:
+            line = process._read(timeout)
+            failure = None
+            if line is not None and line.startswith('ok '):
+                failure = _read_to_end(exec_r, deadline)
+        finally:
+            os.close(exec_r)
     except BaseException:
         process.stop(0)
         raise
-    if line is not None and line.startswith('ok '):
+    if failure == b'':  # end of file: the server's exec() succeeded
         words = line.split()
         process.pid, keeper.pid = int(words[1]), int(words[2])
         return process
+    silent = (line is None and not process._eof) or (failure is None and line is not None)
     process.stop(0)
+    if failure:
+        line = 'exec ' + failure.decode('ascii', 'replace')
     _raise_start_error(line, argv, cwd)
-    if line is None and not process._eof:
+    if silent:
         raise SupervisorError('the supervisor of %r (forked by the shared supervisor, pid '
-                              '%d) said nothing within %.1f s; it was stopped'
+                              '%d) did not start it within %.1f s; it was stopped'
                               % (list(argv), zygote.popen.pid, timeout))
     raise SupervisorError('the shared supervisor (pid %d, %s) ended the start of %r without '
                           'saying why' % (zygote.popen.pid, 'running' if zygote.popen.poll()
                                           is None else 'exited %s' % zygote.popen.returncode,
                                           list(argv)))
+
+
+def _read_to_end(fd, deadline):
+    """What *fd* gives until end of file; None if that takes past *deadline*."""
+    data = b''
+    while _wait_readable(fd, max(deadline - _monotonic(), 0.0)):
+        chunk = _retry(os.read, fd, 512)
+        if not chunk:
+            return data
+        data += chunk
+    return None
 
 
 def _raise_start_error(line, argv, cwd=None):
