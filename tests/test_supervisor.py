@@ -50,6 +50,23 @@ if args:
 time.sleep(60)
 '''
 
+# A server that ignores SIGTERM, starts a daemon (double fork + setsid, SIGTERM
+# ignored too) that writes its pid to <argv[1]>/daemon.pid, and exits.
+DAEMONIZER = r'''
+import os, signal, sys, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+if os.fork() == 0:
+    os.setsid()
+    if os.fork():
+        os._exit(0)
+    tmp = os.path.join(sys.argv[1], 'daemon.tmp')
+    with open(tmp, 'w') as fp:
+        fp.write(str(os.getpid()))
+    os.rename(tmp, os.path.join(sys.argv[1], 'daemon.pid'))
+    time.sleep(60)
+    os._exit(0)
+'''
+
 # The "test process" that gets SIGKILLed: starts a server under a supervisor,
 # prints what it started as one JSON line, then waits to be killed.
 KILLED_TEST = r'''
@@ -166,8 +183,16 @@ class SupervisorTestCase(unittest.TestCase):
 class ParentKilledTest(SupervisorTestCase):
 
     def test_sigkill_of_the_test_ends_server_and_daemon_within_1s(self):
+        self.check_sigkill(SERVER)
+
+    def test_sigkill_with_news_unread_ends_a_daemon_ignoring_sigterm(self):
+        # the server exits: the test is killed with 'exit 0' unread (ECONNRESET for the
+        # shared supervisor's keeper), and the daemon needs SIGKILL
+        self.check_sigkill(DAEMONIZER, lambda started: gone(started['server']))
+
+    def check_sigkill(self, server, before_kill=None):
         log_dir = tempfile.mkdtemp(prefix='testsupport-server-', dir=self.dir)
-        test = subprocess.Popen([sys.executable, '-c', KILLED_TEST, ROOT, log_dir, SERVER],
+        test = subprocess.Popen([sys.executable, '-c', KILLED_TEST, ROOT, log_dir, server],
                                 stdout=subprocess.PIPE)
         self.addCleanup(test.wait)
         self.addCleanup(test.stdout.close)
@@ -176,6 +201,8 @@ class ParentKilledTest(SupervisorTestCase):
         for name in ('server', 'supervisor', 'zygote', 'daemon'):
             self.addCleanup(kill_quietly, started[name])
         self.assertFalse(refuses(started['port']))
+        if before_kill is not None:
+            self.assertIsNotNone(wait_until(lambda: before_kill(started), 10))
         os.kill(test.pid, signal.SIGKILL)
         test.wait()
         took = wait_until(lambda: gone(started['server']) and gone(started['daemon'])

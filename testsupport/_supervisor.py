@@ -167,6 +167,17 @@ def _remove_tree(path):
         pass
 
 
+def _read_or_reset(fd):
+    """``os.read(fd, 512)``; end of file (b'') also when a socket's peer is gone with
+    data unread (ECONNRESET: the test died before reading what it was told)."""
+    try:
+        return _retry(os.read, fd, 512)
+    except OSError as exc:
+        if exc.errno != errno.ECONNRESET:
+            raise
+        return b''
+
+
 def _exit_code(status):
     """Popen's returncode for a waitpid() *status*: the exit status, or -signal."""
     if os.WIFSIGNALED(status):
@@ -228,7 +239,7 @@ class _Supervisor(object):
             self.server = pid
             self.report('ok %d %d' % (pid, self.me))
             os.close(err_w)
-            return self.serve()
+            return self.serve_or_end()
         os.close(err_w)
         failure = b''
         while True:
@@ -244,7 +255,15 @@ class _Supervisor(object):
             return 0
         self.server = pid
         self.report('ok %d %d' % (pid, self.me))
-        return self.serve()
+        return self.serve_or_end()
+
+    def serve_or_end(self):
+        """serve(); should it fail, the tree is still ended before the error goes on."""
+        try:
+            return self.serve()
+        except BaseException:
+            self.end_tree(PARENT_GONE_GRACE)
+            raise
 
     def exec_server(self, err_w):
         """In the forked child: become the server (never returns)."""
@@ -313,7 +332,7 @@ class _Supervisor(object):
                 if fd == self.wake_r:
                     self.drain()
                     continue
-                chunk = _retry(os.read, life, 512)
+                chunk = _read_or_reset(life)
                 request += chunk
                 if b'\n' in request:  # b'stop <timeout> remove|keep\n' from stop()
                     words = request.split(b'\n')[0].split()
