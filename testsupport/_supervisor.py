@@ -29,6 +29,14 @@ from the platform description (this module never reads ``sys.platform``):
     not implemented here (NotImplementedError): see
     ``/work/notes/supervisor-integration.md`` for the design.
 
+On Python 3 (``socket.sendmsg``), :func:`start` does not run this program per
+server: one *shared* supervisor per test process (``-Z``, started on first use,
+again in a child after fork) forks a per-server supervisor for each server,
+which is the program above minus an interpreter start-up (about 1-5 ms instead
+of 15-60 ms); the request carries the descriptors (streams, listening socket)
+over an AF_UNIX socket. Python 2.7, ``subprocess.PIPE`` streams and a
+*parent_death_signal* the shared one cannot give use the per-server program.
+
 Run as a script, this file imports nothing from testsupport and only the standard
 library (site may be off): everything above the launcher section below is the
 program, and stays small because its start-up is paid on every server start.
@@ -413,8 +421,8 @@ class _Supervisor(object):
 # -- The shared supervisor ("zygote"): one per test process, Python 3 only --------
 #
 # ``python -E -S _supervisor.py -Z -c FD [-R] [-P PID]``: FD is one end of an
-# AF_UNIX stream socket whose other end only the test process holds (its end of
-# file means the test is gone). Each request on it is ``%08x`` (the length) and a
+# AF_UNIX stream socket whose other end only the test process holds (its hang-up
+# means the test is gone). Each request on it is ``%08x`` (the length) and a
 # payload of NUL-separated fields, sent with the descriptors it names (SCM_RIGHTS):
 #
 #     start \0 FDS \0 CWD \0 N \0 argv... \0 M \0 env... \0 K \0 remove...
@@ -423,16 +431,18 @@ class _Supervisor(object):
 # channel (an AF_UNIX socket: the per-server "life" and "status" pipes in one),
 # ``e`` the write end of the test's exec error pipe (closed on exec; the test
 # reads the error, or end of file, itself), ``0``/``1``/``2`` the standard
-# streams (a missing one is the null device), ``l`` the listening socket. The zygote keeps one *spare keeper* forked in
-# advance, which is the only reader of the socket: it takes one request, tells
-# the zygote (which forks the next spare, off the start's path), and becomes that
+# streams (a missing one is the null device), ``l`` the listening socket.
+#
+# The zygote keeps one *spare keeper* forked in advance, which is the only
+# reader of the socket: it takes one request, tells the zygote (which forks the
+# next spare while the keeper works), and becomes that
 # server's keeper: it stays Python (no exec) and is exactly the per-server
 # supervisor above, child subreaper (-R) of that server's tree only, parent-death
 # signal SIGTERM tied to the zygote, reports and stop requests on the channel.
 # The zygote itself reads nothing: it learns the test is gone from the socket's
 # hang-up, and holds nothing but its socket and two pipes (signals, "taken").
 
-_REQUEST_FDS = 8  # channel, 0, 1, 2, listener: room to spare
+_REQUEST_FDS = 8  # channel, exec pipe, 0, 1, 2, listener: room to spare
 _SPARE_DEATHS = 5  # spares dying untaken in a row before the zygote stops making them
 
 
