@@ -218,9 +218,22 @@ class _Supervisor(object):
         self.parent_gone = True
 
     def run(self):
+        failure = self.prepare()
+        if failure:
+            self.report('fail ' + failure)
+            return 1
+        return self.launch()
+
+    def prepare(self, idle=False):
+        """Signals, subreaper, parent-death signal; the failure's text, or None.
+
+        *idle* (a shared supervisor's spare, before its request): SIGTERM stays
+        fatal until launch().
+        """
         self.wake_r, wake_w = _high_pipe(nonblocking=True)
         signal.signal(signal.SIGCHLD, lambda signum, frame: None)
-        signal.signal(signal.SIGTERM, self.on_sigterm)
+        if not idle:
+            signal.signal(signal.SIGTERM, self.on_sigterm)
         signal.set_wakeup_fd(wake_w)
         if self.opts['subreaper'] or self.opts['parent']:
             import ctypes
@@ -228,13 +241,17 @@ class _Supervisor(object):
             self.prctl = libc.prctl
         if self.opts['subreaper'] and self.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
             import ctypes
-            self.report('fail prctl(PR_SET_CHILD_SUBREAPER) failed: %s'
-                        % os.strerror(ctypes.get_errno()))
-            return 1
+            return ('prctl(PR_SET_CHILD_SUBREAPER) failed: %s'
+                    % os.strerror(ctypes.get_errno()))
         if self.opts['parent']:
             self.prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
             if os.getppid() != self.opts['parent']:  # it died before prctl() took effect
                 self.parent_gone = True
+        return None
+
+    def launch(self):
+        """Fork and exec the server, report, and supervise it; the exit status."""
+        signal.signal(signal.SIGTERM, self.on_sigterm)
         err_r, err_w = None, self.opts.get('exec')
         if err_w is None:
             err_r, err_w = _high_pipe()
@@ -580,10 +597,13 @@ class _Zygote(object):
         signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the test is gone: nothing to end yet
         for fd in (self.wake_r, self.wake_w, self.taken_r):
             os.close(fd)
-        if self.prctl:
-            self.prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
-            if os.getppid() != self.me:
-                return 0
+        # the keeper's set-up, done before the request comes (off the start's path)
+        opts = {'life': None, 'status': None, 'listen': None, 'subreaper': self.subreaper,
+                'parent': self.me if self.prctl else None, 'remove': [], 'unset': []}
+        supervisor = _Supervisor(opts, None)
+        failure = supervisor.prepare(idle=True)
+        if supervisor.parent_gone:
+            return 0
         header, fds = self.receive(8)
         payload = b''
         if header:
@@ -603,12 +623,15 @@ class _Zygote(object):
                 _tell(channel, 'fail expected descriptors %r, got %d' % (names, len(fds)))
             return 1
         try:
-            return self.keeper(fdmap, fields)
+            if failure:
+                _tell(channel, 'fail ' + failure)
+                return 1
+            return self.keeper(supervisor, fdmap, fields)
         except BaseException as exc:
             _tell(channel, 'fail %s: %s' % (type(exc).__name__, exc))
             return 1
 
-    def keeper(self, fdmap, fields):
+    def keeper(self, supervisor, fdmap, fields):
         """In the keeper: set up the server's streams, environment and directory, then
         supervise it as the per-server program does; the exit status."""
         for target, name in enumerate('012'):
@@ -637,11 +660,10 @@ class _Zygote(object):
                 return 0
         os.environ.clear()  # unsetenv() each: LC_CTYPE added by this Python's start-up too
         os.environb.update(env)
-        opts = {'life': channel, 'status': channel, 'listen': listen,
-                'subreaper': self.subreaper, 'parent': self.me if self.prctl else None,
-                'remove': remove, 'unset': [], 'exec': exec_w}
-        supervisor = _Supervisor(opts, argv)
-        return supervisor.run()
+        supervisor.opts.update({'life': channel, 'status': channel, 'listen': listen,
+                                'remove': remove, 'exec': exec_w})
+        supervisor.argv = argv
+        return supervisor.launch()
 
 
 def _drain(fd):
