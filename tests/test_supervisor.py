@@ -50,6 +50,23 @@ if args:
 time.sleep(60)
 '''
 
+# A server that ignores SIGTERM, starts a daemon (double fork + setsid, SIGTERM
+# ignored too) that writes its pid to <argv[1]>/daemon.pid, and exits.
+DAEMONIZER = r'''
+import os, signal, sys, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+if os.fork() == 0:
+    os.setsid()
+    if os.fork():
+        os._exit(0)
+    tmp = os.path.join(sys.argv[1], 'daemon.tmp')
+    with open(tmp, 'w') as fp:
+        fp.write(str(os.getpid()))
+    os.rename(tmp, os.path.join(sys.argv[1], 'daemon.pid'))
+    time.sleep(60)
+    os._exit(0)
+'''
+
 # The "test process" that gets SIGKILLed: starts a server under a supervisor,
 # prints what it started as one JSON line, then waits to be killed.
 KILLED_TEST = r'''
@@ -71,8 +88,9 @@ while not os.path.exists(daemon) and time.time() < deadline:
     time.sleep(0.002)
 with open(daemon) as fp:
     daemon_pid = int(fp.read())
+zygote = getattr(process.supervisor, 'zygote_pid', process.supervisor.pid)
 print(json.dumps({'server': process.pid, 'supervisor': process.supervisor.pid,
-                  'daemon': daemon_pid, 'port': port}))
+                  'zygote': zygote, 'daemon': daemon_pid, 'port': port}))
 sys.stdout.flush()
 time.sleep(60)
 '''
@@ -136,6 +154,9 @@ class SupervisorTestCase(unittest.TestCase):
     """Start servers with a temp dir and descriptor check; stop what a test leaves."""
 
     containment = 'subreaper'
+    #: _supervisor._start(shared=...): None the process's shared supervisor where
+    #: Python has one (3.x), False a per-server supervisor (always so on 2.7).
+    shared = None
 
     def setUp(self):
         self.fds_before = helpers.open_fds()
@@ -144,33 +165,48 @@ class SupervisorTestCase(unittest.TestCase):
 
     def start(self, args=(), **kwargs):
         kwargs.setdefault('containment', self.containment)
+        kwargs.setdefault('shared', self.shared)
         argv = kwargs.pop('argv', None) or [sys.executable, '-c', SERVER] + list(args)
-        process = _supervisor.start(argv, **kwargs)
+        process = _supervisor._start(argv, **kwargs)
         self.addCleanup(process.stop, 0)
         return process
 
     def assertNoFdLeak(self):
-        self.assertEqual(helpers.open_fds() - self.fds_before, set())
+        shared = [_supervisor._shared()] if _compat.HAS_SENDMSG else []
+        if self.shared:
+            shared.append(self.shared)
+        kept = set(str(fd) for each in shared for fd in each.fds())  # until the process ends
+        self.assertEqual(helpers.open_fds() - self.fds_before - kept, set())
 
 
 @needs_linux
 class ParentKilledTest(SupervisorTestCase):
 
     def test_sigkill_of_the_test_ends_server_and_daemon_within_1s(self):
+        self.check_sigkill(SERVER)
+
+    def test_sigkill_with_news_unread_ends_a_daemon_ignoring_sigterm(self):
+        # the server exits: the test is killed with 'exit 0' unread (ECONNRESET for the
+        # shared supervisor's keeper), and the daemon needs SIGKILL
+        self.check_sigkill(DAEMONIZER, lambda started: gone(started['server']))
+
+    def check_sigkill(self, server, before_kill=None):
         log_dir = tempfile.mkdtemp(prefix='testsupport-server-', dir=self.dir)
-        test = subprocess.Popen([sys.executable, '-c', KILLED_TEST, ROOT, log_dir, SERVER],
+        test = subprocess.Popen([sys.executable, '-c', KILLED_TEST, ROOT, log_dir, server],
                                 stdout=subprocess.PIPE)
         self.addCleanup(test.wait)
         self.addCleanup(test.stdout.close)
         self.addCleanup(kill_quietly, test.pid)
         started = json.loads(test.stdout.readline().decode('ascii'))
-        for name in ('server', 'supervisor', 'daemon'):
+        for name in ('server', 'supervisor', 'zygote', 'daemon'):
             self.addCleanup(kill_quietly, started[name])
         self.assertFalse(refuses(started['port']))
+        if before_kill is not None:
+            self.assertIsNotNone(wait_until(lambda: before_kill(started), 10))
         os.kill(test.pid, signal.SIGKILL)
         test.wait()
         took = wait_until(lambda: gone(started['server']) and gone(started['daemon'])
-                          and ended(started['supervisor']), 1.0)
+                          and ended(started['supervisor']) and ended(started['zygote']), 1.0)
         self.assertIsNotNone(took, 'still there 1 s after SIGKILL: %r' % (started,))
         self.assertFalse(os.path.exists(log_dir))
         self.assertTrue(refuses(started['port']))
@@ -300,7 +336,7 @@ class StartTest(SupervisorTestCase):
         self.assertEqual(names - set(['PWD', 'SHLVL', '_']), set(['PATH', 'LANG', 'MARK']))
 
     def test_supervisor_says_what_it_is(self):
-        process = self.start()
+        process = self.start(shared=False)
         with open('/proc/%d/cmdline' % process.supervisor.pid, 'rb') as fp:
             cmdline = fp.read().split(b'\0')
         self.assertTrue(os.path.basename(cmdline[3]).startswith(b'_supervisor.'), cmdline)
@@ -309,7 +345,7 @@ class StartTest(SupervisorTestCase):
 
     def test_no_parent_death_signal_from_another_thread(self):
         found = []
-        thread = threading.Thread(target=lambda: found.append(self.start()))
+        thread = threading.Thread(target=lambda: found.append(self.start(shared=False)))
         thread.start()
         thread.join()
         process = found[0]
@@ -338,11 +374,276 @@ class ProcessGroupTest(SupervisorTestCase):
         self.assertFalse(gone(daemon))  # the documented gap: setsid() escapes killpg()
 
     def test_no_linux_flags(self):
-        process = self.start()
+        process = self.start(shared=False)
         with open('/proc/%d/cmdline' % process.supervisor.pid, 'rb') as fp:
             cmdline = fp.read().split(b'\0')
         self.assertNotIn(b'-R', cmdline)
         self.assertNotIn(b'-P', cmdline)
+
+
+class PerServerStopTest(StopTest):
+    """StopTest with a per-server supervisor (2.7's path, and PIPE streams on 3.x)."""
+
+    shared = False
+
+
+class PerServerStartTest(StartTest):
+
+    shared = False
+
+
+class PerServerProcessGroupTest(ProcessGroupTest):
+
+    shared = False
+
+
+def private_shared(test):
+    """A _Shared of the test's own (not the process's), closed at cleanup."""
+    shared = _supervisor._Shared()
+    test.addCleanup(shared.close)
+    return shared
+
+
+# A server that writes what it was given (LISTEN_PID, LISTEN_FDS, fd 3's port) to
+# argv[1] (atomically), then sleeps.
+REPORTER = r'''
+import json, os, socket, sys, time
+s = socket.fromfd(3, socket.AF_INET, socket.SOCK_STREAM)
+info = [os.environ.get("LISTEN_PID"), os.environ.get("LISTEN_FDS"), s.getsockname()[1]]
+s.close()
+with open(sys.argv[1] + ".tmp", "w") as fp:
+    fp.write(json.dumps(info))
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+time.sleep(60)
+'''
+
+
+@needs_linux
+@unittest.skipUnless(_compat.HAS_SENDMSG, 'no socket.sendmsg(): 2.7 has per-server '
+                     'supervisors only (PerServer* tests)')
+class SharedSupervisorTest(SupervisorTestCase):
+    """One shared supervisor per process forks a per-server supervisor for each server."""
+
+    def setUp(self):
+        super(SharedSupervisorTest, self).setUp()
+        self.shared = private_shared(self)
+
+    def listener(self):
+        sock = helpers.new_socket(self)
+        sock.bind(('127.0.0.1', 0))
+        sock.listen(5)
+        return sock
+
+    def test_one_shared_supervisor_is_the_parent_of_each_servers_supervisor(self):
+        first, second = self.start(), self.start()
+        zygotes = self.shared.pids()
+        self.assertEqual(len(zygotes), 1)
+        self.assertEqual(parent_of(zygotes[0]), os.getpid())
+        for process in (first, second):
+            self.assertEqual(parent_of(process.pid), process.supervisor.pid)
+            self.assertEqual(parent_of(process.supervisor.pid), zygotes[0])
+            self.assertEqual(process.supervisor.zygote_pid, zygotes[0])
+        with open('/proc/%d/cmdline' % zygotes[0], 'rb') as fp:
+            cmdline = fp.read().split(b'\0')
+        self.assertTrue(os.path.basename(cmdline[3]).startswith(b'_supervisor.'), cmdline)
+        self.assertEqual(cmdline[4], b'-Z')
+        self.assertIn(b'-R', cmdline)
+        self.assertIn(b'-P', cmdline)  # the main thread started it
+
+    def test_the_shared_supervisor_holds_no_descriptor_of_the_test(self):
+        self.start()
+        zygote = self.shared.pids()[0]
+        fds = sorted(int(fd) for fd in os.listdir('/proc/%d/fd' % zygote))
+        for fd in (0, 1, 2):
+            self.assertEqual(os.readlink('/proc/%d/fd/%d' % (zygote, fd)), os.devnull)
+        kinds = sorted(os.readlink('/proc/%d/fd/%d' % (zygote, fd)).split(':')[0]
+                       for fd in fds[3:])
+        kinds = [kind for kind in kinds if '.so' not in kind]  # libffi's own .so
+        self.assertEqual(kinds, ['pipe'] * 4 + ['socket'])  # signal and 'taken' pipes, socket
+        ours = set(inode('/proc/self/fd/%s' % fd) for fd in helpers.open_fds())
+        theirs = set(inode('/proc/%d/fd/%d' % (zygote, fd)) for fd in fds[3:]
+                     if not shared_library('/proc/%d/fd/%d' % (zygote, fd)))
+        self.assertEqual(ours & theirs - set([None]), set())
+
+    def test_two_threads_start_servers_at_once(self):
+        listeners = [self.listener() for _ in range(4)]
+        found, errors = {}, []
+        go = threading.Event()
+
+        def run(index):
+            go.wait()
+            try:
+                out = os.path.join(self.dir, 'info-%d' % index)
+                found[index] = (self.start(argv=[sys.executable, '-c', REPORTER, out],
+                                           listen_fd=listeners[index].fileno()), out)
+            except Exception as exc:  # reported below
+                errors.append(exc)
+        threads = [threading.Thread(target=run, args=(index,)) for index in range(4)]
+        for thread in threads:
+            thread.start()
+        go.set()
+        for thread in threads:
+            thread.join()
+        self.assertEqual(errors, [])
+        self.assertEqual(len(self.shared.pids()), 1)
+        for index, (process, out) in sorted(found.items()):
+            listen_pid, count, port = json.loads(open_when_there(out))
+            self.assertEqual((listen_pid, count), (str(process.pid), '1'))
+            self.assertEqual(port, listeners[index].getsockname()[1])
+        self.assertEqual(len(set(p.supervisor.pid for p, _ in found.values())), 4)
+        for process, _ in found.values():
+            self.assertEqual(process.stop(), -signal.SIGTERM)
+
+    def test_stopping_one_server_leaves_the_other_running(self):
+        listeners = [self.listener() for _ in range(2)]
+        processes = []
+        for listener in listeners:
+            processes.append(self.start(argv=[sys.executable, '-c', ACCEPT],
+                                        listen_fd=listener.fileno()))
+        ports = [listener.getsockname()[1] for listener in listeners]
+        for listener in listeners:
+            listener.close()
+        self.assertEqual(processes[0].stop(), -signal.SIGTERM)
+        self.assertTrue(gone(processes[0].pid))
+        self.assertTrue(refuses(ports[0]))
+        self.assertIsNone(processes[1].poll())
+        self.assertFalse(refuses(ports[1]))
+        self.assertFalse(ended(processes[1].supervisor.pid))
+        self.assertEqual(processes[1].stop(), -signal.SIGTERM)
+        self.assertTrue(refuses(ports[1]))
+        self.assertNoFdLeak()
+
+    def test_a_forked_child_starts_its_own_shared_supervisor(self):
+        self.check_fork(self.shared)  # found by the pid check
+
+    def test_a_forked_child_of_the_default_starts_its_own(self):
+        self.check_fork(None)  # reset after fork where Python can (3.7+), else the pid check
+
+    def check_fork(self, shared):
+        first = self.start(shared=shared)
+        zygote = first.supervisor.zygote_pid
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: start, check and stop a server of its own
+            try:
+                os.close(read_end)
+                child = _supervisor._start([sys.executable, '-c', SERVER], 'subreaper',
+                                           shared=shared)
+                info = {'me': os.getpid(), 'zygote': child.supervisor.zygote_pid,
+                        'zygote_parent': parent_of(child.supervisor.zygote_pid),
+                        'keeper_parent': parent_of(child.supervisor.pid),
+                        'status': child.stop()}
+                os.write(write_end, json.dumps(info).encode('ascii'))
+            finally:
+                os._exit(0)
+        os.close(write_end)
+        with os.fdopen(read_end, 'rb') as fp:
+            text = fp.read().decode('ascii')
+        os.waitpid(pid, 0)
+        info = json.loads(text)
+        self.assertNotEqual(info['zygote'], zygote)
+        self.assertEqual(info['zygote_parent'], info['me'])
+        self.assertEqual(info['keeper_parent'], info['zygote'])
+        self.assertEqual(info['status'], -signal.SIGTERM)
+        self.assertIsNotNone(wait_until(lambda: ended(info['zygote']), 1.0))
+        # the parent's shared supervisor is untouched and still serves
+        self.assertIsNone(first.poll())
+        again = self.start(shared=shared)
+        self.assertEqual(again.supervisor.zygote_pid, zygote)
+        self.assertEqual(first.stop(), -signal.SIGTERM)
+        self.assertEqual(again.stop(), -signal.SIGTERM)
+
+    def test_started_from_another_thread_it_has_no_parent_death_signal(self):
+        found = []
+        thread = threading.Thread(target=lambda: found.append(self.start()))
+        thread.start()
+        thread.join()
+        self.assertIsNone(found[0].poll())  # the thread's end did not stop it
+        with open('/proc/%d/cmdline' % found[0].supervisor.zygote_pid, 'rb') as fp:
+            self.assertNotIn(b'-P', fp.read().split(b'\0'))
+        # an explicit request it cannot meet gets a per-server supervisor
+        process = self.start(parent_death_signal=True)
+        self.assertIsInstance(process.supervisor, subprocess.Popen)
+
+    def test_pipe_streams_get_a_per_server_supervisor(self):
+        process = self.start(stdout=subprocess.PIPE)
+        self.addCleanup(process.supervisor.stdout.close)
+        self.assertIsInstance(process.supervisor, subprocess.Popen)
+        self.assertEqual(self.shared.pids(), [])
+
+    def test_close_ends_every_server_as_the_tests_death_would(self):
+        process = self.start([self.dir])
+        daemon = read_pid_file(os.path.join(self.dir, 'daemon.pid'))
+        self.addCleanup(kill_quietly, daemon)
+        zygote = self.shared.pids()[0]
+        self.shared.close()
+        self.assertTrue(ended(zygote))
+        self.assertIsNotNone(wait_until(lambda: gone(process.pid) and gone(daemon), 1.0))
+
+    def test_a_killed_shared_supervisor_is_replaced(self):
+        process = self.start()
+        zygote = self.shared.pids()[0]
+        os.kill(zygote, signal.SIGKILL)
+        # its per-server supervisors get SIGTERM (parent-death signal): servers end
+        self.assertIsNotNone(wait_until(lambda: gone(process.pid), 2.0))
+        self.assertEqual(process.wait(5), -signal.SIGTERM)
+        again = self.start()
+        self.assertNotEqual(again.supervisor.zygote_pid, zygote)
+        self.assertIsNone(again.poll())
+
+    def test_cwd_and_environment_are_the_servers(self):
+        out = os.path.join(self.dir, 'out')
+        os.mkdir(os.path.join(self.dir, 'sub'))
+        env = {'PATH': os.environ.get('PATH', '/usr/bin:/bin'), 'MARK': 'x'}
+        process = self.start(argv=['sh', '-c', 'pwd > %s; env >> %s' % (out, out)],
+                             env=env, cwd=os.path.join(self.dir, 'sub'))
+        self.assertEqual(process.wait(30), 0)
+        with open(out) as fp:
+            lines = fp.read().splitlines()
+        self.assertEqual(os.path.realpath(lines[0]),
+                         os.path.realpath(os.path.join(self.dir, 'sub')))
+        names = set(line.split('=', 1)[0] for line in lines[1:])
+        self.assertEqual(names - set(['PWD', 'SHLVL', '_']), set(['PATH', 'MARK']))
+
+    def test_a_missing_cwd_raises_naming_it(self):
+        missing = os.path.join(self.dir, 'missing')
+        with self.assertRaises(OSError) as cm:
+            self.start(argv=['true'], cwd=missing)
+        self.assertEqual(cm.exception.errno, errno.ENOENT)
+        self.assertEqual(cm.exception.filename, missing)
+        self.assertNoFdLeak()
+
+
+# A server that accepts connections on fd 3 (so a connect() is answered).
+ACCEPT = r'''
+import socket
+s = socket.fromfd(3, socket.AF_INET, socket.SOCK_STREAM)
+while True:
+    s.accept()[0].close()
+'''
+
+
+def shared_library(path):
+    """True if the descriptor *path* is a shared library the interpreter opened itself
+    (libffi on 3.15 and PyPy keeps its .so open)."""
+    try:
+        return '.so' in os.path.basename(os.readlink(path))
+    except OSError:
+        return False
+
+
+def inode(path):
+    try:
+        found = os.stat(path)
+    except OSError:  # closed meanwhile (listdir's own descriptor)
+        return None
+    return found.st_dev, found.st_ino
+
+
+def open_when_there(path):
+    wait_until(lambda: os.path.exists(path), 30)
+    with open(path) as fp:
+        return fp.read()
 
 
 def group_exists(pgid):

@@ -23,6 +23,8 @@ if PY2:
     http_server_name = 'BaseHTTPServer'
     #: Base of the "waited too long" errors: TimeoutError where it exists.
     TimeoutErrorBase = OSError
+    #: socket.sendmsg()/recvmsg(), which pass descriptors (SCM_RIGHTS): not on 2.7.
+    HAS_SENDMSG = False
 else:
     string_types = (str,)
     integer_types = (int,)
@@ -32,6 +34,9 @@ else:
     socketserver_name = 'socketserver'
     http_server_name = 'http.server'
     TimeoutErrorBase = TimeoutError
+    #: socket.sendmsg()/recvmsg(), which pass descriptors (SCM_RIGHTS): 3.3+ (POSIX builds;
+    #: Windows has none, and testsupport uses them only where the platform is POSIX).
+    HAS_SENDMSG = True
 
 def at_fork_in_child(func):
     """Call *func* in the child after every os.fork() where Python can (3.7+)."""
