@@ -45,7 +45,15 @@ def open_fds():
     keeps open while it holds a block: that descriptor is not a leak.
     """
     fds = set(os.listdir(_FD_DIR))
-    return fds - _lease_fds(fds) - _gone(fds)
+    return fds - _lease_fds(fds) - _gone(fds) - shared_supervisor_fds()
+
+
+def shared_supervisor_fds():
+    """The process's shared supervisors' sockets, kept until it exits: not leaks."""
+    from testsupport import _compat, _launcher
+    if not _compat.HAS_SENDMSG:
+        return set()
+    return set(str(fd) for fd in _launcher._shared().fds())
 
 
 def _gone(fds):

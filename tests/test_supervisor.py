@@ -19,7 +19,7 @@ import threading
 import time
 import unittest
 
-from testsupport import _compat, _supervisor, _system, platform_shim
+from testsupport import _compat, _launcher, _supervisor, _system, platform_shim
 
 from . import helpers
 
@@ -72,14 +72,14 @@ if os.fork() == 0:
 KILLED_TEST = r'''
 import json, os, socket, sys, time
 sys.path.insert(0, sys.argv[1])
-from testsupport import _supervisor
+from testsupport import _launcher
 log_dir, server = sys.argv[2], sys.argv[3]
 listener = socket.socket()
 listener.bind(('127.0.0.1', 0))
 listener.listen(5)
 port = listener.getsockname()[1]
 with open(os.path.join(log_dir, 'stderr.log'), 'ab') as err:
-    process = _supervisor.start([sys.executable, '-c', server, log_dir], 'subreaper',
+    process = _launcher.start([sys.executable, '-c', server, log_dir], 'subreaper',
                                 listen_fd=listener.fileno(), stderr=err, remove=[log_dir])
 listener.close()
 daemon = os.path.join(log_dir, 'daemon.pid')
@@ -154,7 +154,7 @@ class SupervisorTestCase(unittest.TestCase):
     """Start servers with a temp dir and descriptor check; stop what a test leaves."""
 
     containment = 'subreaper'
-    #: _supervisor._start(shared=...): None the process's shared supervisor where
+    #: _launcher._start(shared=...): None the process's shared supervisor where
     #: Python has one (3.x), False a per-server supervisor (always so on 2.7).
     shared = None
 
@@ -167,12 +167,12 @@ class SupervisorTestCase(unittest.TestCase):
         kwargs.setdefault('containment', self.containment)
         kwargs.setdefault('shared', self.shared)
         argv = kwargs.pop('argv', None) or [sys.executable, '-c', SERVER] + list(args)
-        process = _supervisor._start(argv, **kwargs)
+        process = _launcher._start(argv, **kwargs)
         self.addCleanup(process.stop, 0)
         return process
 
     def assertNoFdLeak(self):
-        shared = [_supervisor._shared()] if _compat.HAS_SENDMSG else []
+        shared = [_launcher._shared()] if _compat.HAS_SENDMSG else []
         if self.shared:
             shared.append(self.shared)
         kept = set(str(fd) for each in shared for fd in each.fds())  # until the process ends
@@ -399,7 +399,7 @@ class PerServerProcessGroupTest(ProcessGroupTest):
 
 def private_shared(test):
     """A _Shared of the test's own (not the process's), closed at cleanup."""
-    shared = _supervisor._Shared()
+    shared = _launcher._Shared()
     test.addCleanup(shared.close)
     return shared
 
@@ -527,7 +527,7 @@ class SharedSupervisorTest(SupervisorTestCase):
         if pid == 0:  # the child: start, check and stop a server of its own
             try:
                 os.close(read_end)
-                child = _supervisor._start([sys.executable, '-c', SERVER], 'subreaper',
+                child = _launcher._start([sys.executable, '-c', SERVER], 'subreaper',
                                            shared=shared)
                 info = {'me': os.getpid(), 'zygote': child.supervisor.zygote_pid,
                         'zygote_parent': parent_of(child.supervisor.zygote_pid),
@@ -658,32 +658,32 @@ class CommandTest(unittest.TestCase):
     """The command line by description, for every containment."""
 
     def test_subreaper_flags(self):
-        command = _supervisor.supervisor_command(
+        command = _launcher.supervisor_command(
             ['srv', '-x'], 'subreaper', 5, 6, listen_fd=7, remove=['/tmp/d'], parent_pid=42,
             unset=['LC_CTYPE'], executable='/py')
-        self.assertEqual(command[:3], ['/py', '-E', _supervisor._site_flag()])
+        self.assertEqual(command[:3], ['/py', '-E', _launcher._site_flag()])
         self.assertTrue(os.path.basename(command[3]).startswith('_supervisor.'))
         self.assertEqual(command[4:], ['-l', '5', '-s', '6', '-f', '7', '-R', '-P', '42',
                                        '-r', '/tmp/d', '-u', 'LC_CTYPE', '--', 'srv', '-x'])
 
     def test_process_group_has_no_linux_flags(self):
-        command = _supervisor.supervisor_command(['srv'], 'process_group', 5, 6)
+        command = _launcher.supervisor_command(['srv'], 'process_group', 5, 6)
         self.assertEqual(command[4:], ['-l', '5', '-s', '6', '--', 'srv'])
 
     def test_unknown_containment(self):
         with self.assertRaises(ValueError) as cm:
-            _supervisor.supervisor_command(['srv'], 'cgroup', 5, 6)
+            _launcher.supervisor_command(['srv'], 'cgroup', 5, 6)
         self.assertEqual(str(cm.exception),
                          "supervisor_command(): containment must be one of 'subreaper', "
                          "'process_group', 'job_object', got 'cgroup'")
 
     def test_job_object_is_not_implemented(self):
         with self.assertRaises(NotImplementedError) as cm:
-            _supervisor.start(['srv'], 'job_object')
+            _launcher.start(['srv'], 'job_object')
         self.assertIn('JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE', str(cm.exception))
 
     def test_parse_reads_what_the_command_says(self):
-        command = _supervisor.supervisor_command(
+        command = _launcher.supervisor_command(
             ['srv', '--', '-R'], 'subreaper', 5, 6, listen_fd=7, remove=['/a', '/b'],
             parent_pid=42, unset=['LC_CTYPE'])
         opts, argv = _supervisor._parse(command[4:])

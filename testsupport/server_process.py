@@ -4,7 +4,7 @@ The child gets its port by inheriting a listening socket (systemd's
 LISTEN_FDS), by binding port 0 itself and being asked which port it took, or
 by being told a leased port; :class:`ServerProcess` captures the end of its
 output and ends its whole process tree. On POSIX systems the child runs under
-``_supervisor`` (a small process between this one and the server, chosen by
+``_supervisor`` (started by ``_launcher``; a small process between this one and the server, chosen by
 the platform's ``process_containment``), which ends the tree when this process
 ends in any way; Windows starts the child directly until job objects exist.
 
@@ -22,7 +22,6 @@ from . import (
     _port_tables,
     _processes,
     _sockets,
-    _supervisor,
     _system,
     _waits,
     allocator,
@@ -213,9 +212,15 @@ class ServerProcess(object):
         try:
             if self._supervised():
                 out, err = self._logs['stdout'], self._logs['stderr']
-                self.process = _supervisor.start(
-                    command, self._platform.process_containment, listen_fd=keep_fd,
-                    stdin=devnull, stdout=out, stderr=err, env=env, cwd=cwd)
+                # On first use: the launcher loads select and signal (import stays light).
+                from . import _launcher
+                try:
+                    self.process = _launcher.start(
+                        command, self._platform.process_containment, listen_fd=keep_fd,
+                        stdin=devnull, stdout=out, stderr=err, env=env, cwd=cwd)
+                except _launcher.SupervisorError as exc:
+                    raise ServerStartError('start_server_process(mode=%r): %s; command: %r'
+                                           % (self.mode, exc, command))
                 self._tree_root = self.process.supervisor.pid
             else:  # Windows: no supervisor yet (job objects); the child alone
                 out = open(os.path.join(self._log_dir, 'stdout.log'), 'ab')
@@ -495,9 +500,6 @@ def _launch(server, argv, host, family, env, cwd):
             'start_server_process(mode=%r): cannot run %r: %s; check the program name '
             '(is it installed, on PATH, executable?); command: %r'
             % (server.mode, server.argv[0], error, server.argv))
-    except _supervisor.SupervisorError as exc:
-        raise ServerStartError('start_server_process(mode=%r): %s; command: %r'
-                               % (server.mode, exc, server.argv))
     if server._listener is not None:
         server._listener.close()  # the child's copy is the server's; ours would hide its death
         server._listener = None
