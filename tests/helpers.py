@@ -10,7 +10,7 @@ import socket
 import sys
 import tempfile
 
-from testsupport import _compat, _leases
+from testsupport import _compat, _leases, _ports
 
 socketserver = importlib.import_module(_compat.socketserver_name)
 
@@ -150,16 +150,16 @@ def private_registry(testcase):
     removed. Returns the registry directory (not created: the store does that).
     """
     import shutil
-    from testsupport import _allocator, allocator
+    from testsupport import allocator
     base = tempfile.mkdtemp(prefix='tsu-registry-')
     testcase.addCleanup(shutil.rmtree, base, True)
     directory = os.path.join(base, 'registry')
     set_env(testcase, allocator.REGISTRY_ENV_VAR, directory)
 
     def forget():
-        for key in list(_allocator._state):
+        for key in list(_ports._state):
             if key[2] == directory:
-                _allocator._state.pop(key).close()
+                _ports._state.pop(key).close()
     testcase.addCleanup(forget)
     return directory
 

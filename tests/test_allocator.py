@@ -25,6 +25,7 @@ from testsupport import (
     _config,
     _detached,
     _leases,
+    _ports,
     _sockets,
     _system,
     allocator,
@@ -73,7 +74,7 @@ class PolicyTestCase(EnvMixin, unittest.TestCase):
     def make_allocator(self, port_range, clock=None, lease=60.0, store=None, max_units=None):
         clock = clock or FakeClock()
         store = store or self.make_store(clock)
-        alloc = _allocator._Allocator(port_range, lease, store, PLATFORM, clock=clock,
+        alloc = _allocator.Allocator(port_range, lease, store, PLATFORM, clock=clock,
                                      max_units=max_units)
         self.addCleanup(alloc.close)
         return alloc
@@ -628,7 +629,7 @@ class CurrentAllocatorTest(EnvMixin, unittest.TestCase):
             thread.join()
         self.assertEqual(errors, [])
         directory = os.environ[allocator.REGISTRY_ENV_VAR]
-        self.assertEqual(len([k for k in _allocator._state if k[2] == directory]), 1)
+        self.assertEqual(len([k for k in _ports._state if k[2] == directory]), 1)
 
     def test_release_after_an_environment_change(self):
         port = allocator.reserve_port()
@@ -647,12 +648,12 @@ class CurrentAllocatorTest(EnvMixin, unittest.TestCase):
                           'than 0 and at most 86400 (a day), e.g. 60' % value, str(cm.exception))
 
     def test_unreleased_reservations_are_listed_at_exit(self):
-        alloc = _allocator.current()
+        alloc = _ports.current()
         port = allocator.reserve_port()
-        key = [k for k, v in _allocator._state.items() if v is alloc][0]
+        key = [k for k, v in _ports._state.items() if v is alloc][0]
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter('always')
-            _allocator._release_at_exit({key: alloc})
+            _ports._release_at_exit({key: alloc})
         self.assertEqual(len(caught), 1)
         self.assertIn('1 port(s) reserved with reserve_port() were never released: %d' % port,
                       str(caught[0].message))
@@ -675,20 +676,20 @@ class InheritedAllocatorTest(EnvMixin, unittest.TestCase):
     def test_inherited_allocator_is_forgotten_not_released(self):
         store = _leases.MemoryStore(time.time)
         parent_pid = os.getpid() + 1  # stands for the parent this process was forked from
-        alloc = _allocator._Allocator(random_range(4), 60.0, store, PLATFORM, pid=parent_pid)
+        alloc = _allocator.Allocator(random_range(4), 60.0, store, PLATFORM, pid=parent_pid)
         port = alloc.allocate(socket.AF_INET, socket.SOCK_STREAM, None, True, 'reserve_port')
         key = (parent_pid, None, 'inherited', None, None)
-        self.addCleanup(_allocator._state.pop, key, None)
-        _allocator._state[key] = alloc
+        self.addCleanup(_ports._state.pop, key, None)
+        _ports._state[key] = alloc
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter('always')
-            _allocator._release_at_exit({key: alloc})
+            _ports._release_at_exit({key: alloc})
         self.assertEqual(caught, [])  # the parent's reservation: not ours to list
         self.assertTrue(store.held('b%d' % (port // _allocator.BLOCK_SIZE)))
-        lock = _allocator._state_lock
-        _allocator._after_fork_in_child()
-        self.assertIsNot(_allocator._state_lock, lock)
-        self.assertNotIn(key, _allocator._state)
+        lock = _ports._state_lock
+        _ports._after_fork_in_child()
+        self.assertIsNot(_ports._state_lock, lock)
+        self.assertNotIn(key, _ports._state)
         self.assertTrue(store.held('b%d' % (port // _allocator.BLOCK_SIZE)))
 
     def test_detached_kernel_ports_from_the_environment(self):
@@ -748,9 +749,9 @@ class EphemeralStrategyTest(EnvMixin, unittest.TestCase):
         self.assertTrue(bindable(port))
 
     def test_reserve_and_release_do_not_touch_the_allocators(self):
-        before = dict(_allocator._state)
+        before = dict(_ports._state)
         allocator.release_port(allocator.reserve_port())
-        self.assertEqual(_allocator._state, before)
+        self.assertEqual(_ports._state, before)
 
 
 # -- real processes ------------------------------------------------------------------
@@ -881,8 +882,8 @@ class ForkTest(EnvMixin, unittest.TestCase):
     @unittest.skipUnless(hasattr(os, 'register_at_fork'), 'needs os.register_at_fork (3.7+)')
     def test_fork_while_another_thread_creates_an_allocator(self):
         self.private_registry()
-        _allocator.current()  # the at-fork hook is in place once an allocator exists
-        _allocator._state_lock.acquire()  # as a thread creating an allocator right now
+        _ports.current()  # the at-fork hook is in place once an allocator exists
+        _ports._state_lock.acquire()  # as a thread creating an allocator right now
         try:
             pid = os.fork()
             if pid == 0:  # pragma: no cover (runs in the child)
@@ -893,7 +894,7 @@ class ForkTest(EnvMixin, unittest.TestCase):
                 finally:
                     os._exit(code)
         finally:
-            _allocator._state_lock.release()
+            _ports._state_lock.release()
         deadline = time.time() + 20
         while time.time() < deadline:
             done, status = os.waitpid(pid, os.WNOHANG)

@@ -10,7 +10,7 @@ import sys
 import time
 import unittest
 
-from testsupport import _allocator, _cli, _compat, _config, allocator, platform_shim, socket_helper
+from testsupport import _cli, _compat, _config, _ports, allocator, platform_shim, socket_helper
 from tests.helpers import private_registry, run_main, set_env
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -36,7 +36,7 @@ class PortCommandTest(unittest.TestCase):
         set_env(self, name, value)
 
     def store(self):
-        return _allocator.current().store
+        return _ports.current().store
 
     def held(self, port):
         return self.store().held('p%d' % port)
@@ -138,7 +138,7 @@ class PortCommandTest(unittest.TestCase):
         status, out, err = run_main(['port', '-n', '2'])
         self.assertEqual((status, err), (0, ''))
         ports = out.split()
-        store = _allocator.current().store
+        store = _ports.current().store
         self.assertEqual(store.kind, 'files')
         self.assertEqual([store.judge('p' + p) for p in ports], ['detached', 'detached'])
         self.assertEqual(run_main(['release'] + ports), (0, '', ''))
@@ -151,7 +151,7 @@ class PortCommandTest(unittest.TestCase):
 
             def flush(self):
                 pass
-        before = set(_allocator.current()._known)
+        before = set(_ports.current()._known)
         err = io.BytesIO() if _compat.PY2 else io.StringIO()
         old, sys.stderr = sys.stderr, err
         try:
@@ -161,7 +161,7 @@ class PortCommandTest(unittest.TestCase):
         self.assertEqual(status, 1)
         self.assertIn('cannot write the ports ([Errno 32] Broken pipe); nothing stays leased',
                       err.getvalue())
-        self.assertEqual(set(_allocator.current()._known), before)
+        self.assertEqual(set(_ports.current()._known), before)
 
     def test_end_to_end_through_a_pipe_that_closes(self):
         env = dict(os.environ, PYTHONPATH=ROOT)

@@ -112,8 +112,8 @@ class LayersTest(unittest.TestCase):
     def test_the_layers_point_down(self):
         edges, _private = analyse()
         order = ['_compat', '_system', 'platform_shim', '_processes', '_tempdirs', '_port_tables',
-                 '_holder', '_leases', '_sockets', '_config', '_allocator', 'allocator', 'socket_helper',
-                 '_waits', 'servers', '_supervisor', '_launcher', 'server_process', 'mixin']
+                 '_holder', '_leases', '_sockets', '_config', '_allocator', '_ports', 'allocator',
+                 'socket_helper', '_waits', 'servers', '_supervisor', '_launcher', 'server_process', 'mixin']
         for index, lower in enumerate(order):
             for higher in order[index + 1:]:
                 self.assertNotIn(higher, edges[lower], '%s imports %s' % (lower, higher))

@@ -1002,8 +1002,8 @@ class FileStoreAcrossUsersTest(unittest.TestCase):
         os.environ.update(env)
 
         def reserve():
-            from testsupport import _allocator
-            _allocator._state.clear()  # the child's own allocator, as the new user
+            from testsupport import _ports
+            _ports._state.clear()  # the child's own allocator, as the new user
             import tempfile as tf
             tf.tempdir = None
             return ' '.join(str(allocator.reserve_port()) for _ in range(8)).encode('ascii')

@@ -109,7 +109,7 @@ import contextlib
 
 import pytest
 
-from testsupport import _allocator
+from testsupport import _ports
 
 seen = []
 
@@ -123,12 +123,12 @@ def bind(port, socktype):
 def test_tcp_port_is_free_and_leased(unused_tcp_port):
     assert isinstance(unused_tcp_port, int)
     bind(unused_tcp_port, socket.SOCK_STREAM)
-    assert unused_tcp_port in _allocator.current().unreleased()
+    assert unused_tcp_port in _ports.current().unreleased()
     seen.append(unused_tcp_port)
 
 
 def test_tcp_lease_released_at_teardown():
-    assert seen[0] not in _allocator.current().unreleased()
+    assert seen[0] not in _ports.current().unreleased()
 
 
 def test_udp_port_is_free(unused_udp_port):
@@ -713,11 +713,11 @@ class NameClashTest(PytestRunMixin, unittest.TestCase):
         except ImportError:
             self.skipTest('pytest-asyncio is not installed for this Python')
         files = {'test_a.py': '''
-            from testsupport import _allocator
+            from testsupport import _ports
 
             def test_a(unused_tcp_port, unused_tcp_port_factory):
-                assert unused_tcp_port in _allocator.current().unreleased()
-                assert unused_tcp_port_factory() in _allocator.current().unreleased()
+                assert unused_tcp_port in _ports.current().unreleased()
+                assert unused_tcp_port_factory() in _ports.current().unreleased()
             '''}
         self.assertOutcome(self.run_pytest(files, ['-p', 'pytest_asyncio']), 0, passed=1)
 

@@ -185,16 +185,16 @@ class ModesTest(IsolatedMixin, unittest.TestCase):
         self.assertNothingLeft()
 
     def test_lease_substitutes_the_leased_port(self):
-        from testsupport import _allocator
+        from testsupport import _ports
         server = server_process.start_server_process(child('--port', '{port}', '--host', '{host}'),
                                               'lease')
-        self.assertIn(server.port, _allocator.current().unreleased())
+        self.assertIn(server.port, _ports.current().unreleased())
         server.stop()
         server, text, out = self.run_server(child('--port', '{port}', '--host', '{host}'),
                                             'lease')
         self.assertEqual(server.argv[2:], ['--port', str(server.port), '--host', '127.0.0.1'])
         self.assertEqual(out, 'serving on port %d\n' % server.port)
-        self.assertNotIn(server.port, _allocator.current().unreleased())  # released at stop()
+        self.assertNotIn(server.port, _ports.current().unreleased())  # released at stop()
 
     def test_context_manager_stops(self):
         with server_process.start_server_process(child('--listen-fds'), 'inherit') as server:

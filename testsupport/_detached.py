@@ -11,7 +11,7 @@ from __future__ import absolute_import, division, print_function
 import os
 import time
 
-from . import _allocator, _config, _holder, _sockets, _system, platform_shim
+from . import _allocator, _config, _holder, _ports, _sockets, _system, platform_shim
 
 __all__ = [
     'DetachedLeases',
@@ -30,7 +30,7 @@ def describe(environ=None):
     environ = os.environ if environ is None else environ
     try:
         strategy = _config.strategy(environ)
-        allocator = _allocator.current(environ)
+        allocator = _ports.current(environ)
     except (ValueError, Warning) as exc:
         return [('port_config_error', str(exc))]
     port_range = allocator.port_range
@@ -140,7 +140,7 @@ def lease_detached_ports(count, family, socktype, lease_seconds=None, environ=No
         ports = [_sockets.kernel_port(family, socktype, None, platform, 'port')
                  for _ in range(count)]
         return ports, _holder.Keeper(None, [], 0.0)
-    allocator = _allocator.current(environ)
+    allocator = _ports.current(environ)
     seconds = allocator.lease_seconds if lease_seconds is None else lease_seconds
     if allocator.port_range is not None:
         low, high = allocator.port_range
@@ -165,7 +165,7 @@ def release_detached_ports(ports, environ=None):
     environ = os.environ if environ is None else environ
     if _config.strategy(environ) == 'ephemeral':
         return []
-    store = _allocator.current(environ).store
+    store = _ports.current(environ).store
     left, silent = [], {}  # silent: holder pid -> (error, [ports])
     for port in ports:
         try:

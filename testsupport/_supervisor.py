@@ -42,6 +42,10 @@ library (site may be off): everything above the launcher section below is the
 program, and stays small because its start-up is paid on every server start.
 
 .. versionadded:: 0.2.0
+
+At about 700 lines this module is over the package's ~650-line guide on purpose: it
+runs as a script that may import nothing from the package, so the program cannot
+be spread over modules (its launcher is :mod:`testsupport._launcher`).
 """
 from __future__ import absolute_import, division, print_function
 

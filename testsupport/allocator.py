@@ -57,7 +57,7 @@ from __future__ import absolute_import, division, print_function
 import contextlib
 import socket
 
-from . import _allocator, _config, platform_shim
+from . import _allocator, _config, _ports, platform_shim
 
 __all__ = [
     'BACKEND_ENV_VAR',
@@ -102,7 +102,7 @@ def reserve_port(family=socket.AF_INET, socktype=socket.SOCK_STREAM, host=None):
     nothing. With ``TESTSUPPORT_PORT_STRATEGY=ephemeral`` the port is the
     kernel's and not leased.
     """
-    return _allocator.lease_port(family, socktype, host, 'reserve_port',
+    return _ports.lease_port(family, socktype, host, 'reserve_port',
                                  platform_shim.current(), reserved=True)
 
 
@@ -115,13 +115,13 @@ def release_port(port):
     ValueError for a port this process never leased. A no-op under
     ``TESTSUPPORT_PORT_STRATEGY=ephemeral``.
     """
-    _allocator.release(port)
+    _ports.release(port)
 
 
 @contextlib.contextmanager
 def reserved_port(family=socket.AF_INET, socktype=socket.SOCK_STREAM, host=None):
     """Context manager: :func:`reserve_port` on entry, :func:`release_port` on exit."""
-    port = _allocator.lease_port(family, socktype, host, 'reserved_port',
+    port = _ports.lease_port(family, socktype, host, 'reserved_port',
                                  platform_shim.current(), reserved=True)
     try:
         yield port

@@ -30,7 +30,7 @@ import os
 import socket
 import unittest
 
-from . import _allocator, _compat, _sockets, _tempdirs, platform_shim, support
+from . import _compat, _ports, _sockets, _tempdirs, platform_shim, support
 
 __all__ = [
     'HOST',
@@ -75,7 +75,7 @@ def find_unused_port(family=socket.AF_INET, socktype=socket.SOCK_STREAM):
     used up, and the socket error when no socket of that family can be bound
     (e.g. AF_INET6 where IPv6 is off).
     """
-    return _allocator.lease_port(family, socktype, None, 'find_unused_port',
+    return _ports.lease_port(family, socktype, None, 'find_unused_port',
                                 platform_shim.current(), never_fail=True)
 
 
