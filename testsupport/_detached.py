@@ -38,7 +38,7 @@ def describe(environ=None):
             ('port_range', 'kernel' if port_range is None else list(port_range)),
             ('port_store', allocator.store.describe()),
             # The kernel store's names are exclusive across the network namespace.
-            ('port_scope', getattr(allocator.store, 'scope', 'all users')),
+            ('port_scope', allocator.store.scope),
             ('port_unit', allocator.unit),
             ('port_lease_seconds', allocator.lease_seconds)]
 

@@ -118,6 +118,7 @@ class KernelStore(object):
 
     kind = 'kernel'
     shared = True
+    scope = 'all users (in this network namespace)'
     names_cost_descriptors = True
 
     def __init__(self, platform, namespace=''):
