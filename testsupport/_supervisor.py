@@ -313,6 +313,14 @@ class _Supervisor(object):
                 self.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
                 if os.getppid() != self.me:
                     os._exit(127)
+            # Nothing but 0-2 (and 3) reaches the server: 2.7 keeps descriptors of
+            # its own (the script file, /dev/urandom) that are not close-on-exec.
+            for fd in _open_fds():
+                if fd > 2 and fd != err_w and not (fd == 3 and listen is not None):
+                    try:
+                        _set_cloexec(fd)
+                    except (OSError, IOError):  # 2.7's fcntl raises IOError
+                        pass  # listdir's own descriptor, closed since
             os.execvp(self.argv[0], self.argv)
         except BaseException as exc:
             code = getattr(exc, 'errno', None) or 0
