@@ -64,7 +64,7 @@ def parse_strategy(raw):
 
 #: The variables read at every call, in the order settings() returns them.
 SETTING_NAMES = (STRATEGY_ENV_VAR, RANGE_ENV_VAR, REGISTRY_ENV_VAR, LEASE_ENV_VAR,
-                  BACKEND_ENV_VAR)
+                 BACKEND_ENV_VAR)
 # an os.environ's encodekey -> SETTING_NAMES as keys of its own dict
 _encoded_names = {}  # type: dict[object, tuple[object, ...]]
 

@@ -123,14 +123,7 @@ _PORT_KINDS = frozenset((family, socktype) for family in (socket.AF_INET, socket
 
 
 def release(port):
-    """``release_port()``: end the lease on *port* now, so the port can be handed out again.
-
-    Releasing a port whose lease has already ended is fine, and never ends a
-    lease this process took on the port since. The lease is found whatever the
-    ``TESTSUPPORT_*`` variables say now. Raises TypeError for a non-int and
-    ValueError for a port this process never leased. A no-op under
-    ``TESTSUPPORT_PORT_STRATEGY=ephemeral``.
-    """
+    """``release_port()`` (its docstring in :mod:`testsupport.allocator` is the contract)."""
     if isinstance(port, bool) or not isinstance(port, _compat.integer_types):
         raise TypeError('release_port(): port must be an int that reserve_port() returned, '
                         'got %s %r' % (type(port).__name__, port))

@@ -238,7 +238,7 @@ def _remove_if_unlocked(platform, path, info, lock_optional, lock_module):
             return False  # its creator is alive
         now = os.lstat(path)  # still the directory we judged, not a link put in its place
         if not _stat.S_ISDIR(now.st_mode) or (now.st_dev, now.st_ino) != (info.st_dev,
-                                                                         info.st_ino):
+                                                                          info.st_ino):
             return False
         if fd is not None and platform.file_locking == 'msvcrt':
             os.close(fd)  # Windows cannot remove an open file

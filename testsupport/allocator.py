@@ -103,7 +103,7 @@ def reserve_port(family=socket.AF_INET, socktype=socket.SOCK_STREAM, host=None):
     kernel's and not leased.
     """
     return _ports.lease_port(family, socktype, host, 'reserve_port',
-                                 platform_shim.current(), reserved=True)
+                             platform_shim.current(), reserved=True)
 
 
 def release_port(port):
@@ -122,7 +122,7 @@ def release_port(port):
 def reserved_port(family=socket.AF_INET, socktype=socket.SOCK_STREAM, host=None):
     """Context manager: :func:`reserve_port` on entry, :func:`release_port` on exit."""
     port = _ports.lease_port(family, socktype, host, 'reserved_port',
-                                 platform_shim.current(), reserved=True)
+                             platform_shim.current(), reserved=True)
     try:
         yield port
     finally:

@@ -76,7 +76,7 @@ def find_unused_port(family=socket.AF_INET, socktype=socket.SOCK_STREAM):
     (e.g. AF_INET6 where IPv6 is off).
     """
     return _ports.lease_port(family, socktype, None, 'find_unused_port',
-                                platform_shim.current(), never_fail=True)
+                             platform_shim.current(), never_fail=True)
 
 
 def bind_port(sock, host=HOST):
