@@ -44,18 +44,22 @@ class SupervisorError(RuntimeError):
 def _script_path():
     """The supervisor program's compiled code if it is on disk, else its source.
 
-    Running the .pyc that importing _supervisor validated (``__cached__``; not
-    on 2.7, whose .pyc may be half-written by another process) spares the
-    supervisor compiling the file on every start: about a third of its start-up.
+    Running the interpreter's up-to-date .pyc of it (not on 2.7, whose .pyc may
+    be half-written by another process) spares the supervisor compiling the
+    file on every start: about a third of its start-up.
     """
     source = os.path.abspath(_supervisor.__file__)
     if source.endswith(('.pyc', '.pyo')):
         source = source[:-1]
-    cached = getattr(_supervisor, '__cached__', None)
-    if not cached:
+    try:
+        from importlib.util import cache_from_source
+    except ImportError:
         # 2.7 writes its .pyc in place, not by rename: another process may be
         # half-way through writing it ("Bad code object in .pyc file").
         return source
+    # The interpreter's own cache, not the module's __cached__: under pytest that
+    # names pytest's assertion-rewritten copy (2.7's cannot run as a script).
+    cached = cache_from_source(source)
     try:
         if os.path.getmtime(cached) >= os.path.getmtime(source):  # not a stale leftover
             return os.path.abspath(cached)
