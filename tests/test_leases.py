@@ -923,10 +923,15 @@ import json, os, random, sys, time
 sys.path.insert(0, sys.argv[1])
 from testsupport import _leases, platform_shim
 store = _leases.FileStore(sys.argv[2], platform_shim.current(), time.time)
-end = max(float(sys.argv[3]), time.time() + 1.0)  # a slow start (PyPy) still takes names
+rounds = int(sys.argv[3])
+sys.stdout.write('ready\\n')
+sys.stdout.flush()
+sys.stdin.readline()  # 'go': every child is ready, they all start now
+taken = dict((name, 0) for name in 'abc')
 holds = []
-while time.time() < end:
-    name = random.choice(('a', 'b', 'c'))
+give_up = time.time() + 120.0  # only so that a store that never grants cannot hang the test
+while min(taken.values()) < rounds and time.time() < give_up:
+    name = random.choice('abc')
     handle = store.acquire(name, time.time() + 0.05)
     if handle is None:
         continue
@@ -935,6 +940,7 @@ while time.time() < end:
         time.sleep(0.001)
     stop = time.time()
     store.release(handle)
+    taken[name] += 1
     holds.append((name, start, stop))
 sys.stdout.write(json.dumps(holds) + '\\n')
 sys.stdout.flush()
@@ -945,13 +951,21 @@ sys.stdin.read()
 class FileStoreProcessesTest(unittest.TestCase):
 
     def test_two_processes_never_hold_a_name_at_once(self):
+        # Each child takes every name at least ROUNDS times, all starting together
+        # once each has signalled it is ready: however slowly they start (PyPy, a
+        # loaded machine), every name changes hands between processes many times.
+        rounds = 5
         directory = _temp_dir(self)
-        end = time.time() + 2.0
         children = [subprocess.Popen([sys.executable, '-c', _STRESS_CODE, ROOT, directory,
-                                      repr(end)], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+                                      str(rounds)], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
                     for _ in range(4)]
         reports = []
         try:
+            ready = [child.stdout.readline() for child in children]
+            self.assertEqual(ready, [b'ready\n'] * 4)
+            for child in children:
+                child.stdin.write(b'go\n')
+                child.stdin.flush()
             # Each child reports once it stops acquiring, then waits for its
             # stdin to close: none exits (ending its leases early) while
             # another may still take a name.
@@ -970,7 +984,7 @@ class FileStoreProcessesTest(unittest.TestCase):
             holds.extend(json.loads(report.decode('ascii')))
         for name in 'abc':
             spans = sorted((start, stop) for n, start, stop in holds if n == name)
-            self.assertGreater(len(spans), 10, name)
+            self.assertGreaterEqual(len(spans), 4 * rounds, name)
             for (start1, stop1), (start2, stop2) in zip(spans, spans[1:]):
                 self.assertLessEqual(stop1, start2, 'two holders of %r at once: [%r, %r] and '
                                      '[%r, %r]' % (name, start1, stop1, start2, stop2))
