@@ -115,6 +115,18 @@ def parent_of(pid):
         return int(fp.read().rsplit(')', 1)[1].split()[1])
 
 
+def ignores_sigterm(pid):
+    """True once process *pid* has SIGTERM set to SIG_IGN (its SigIgn mask in /proc)."""
+    try:
+        with open('/proc/%d/status' % pid) as fp:
+            for line in fp:
+                if line.startswith('SigIgn:'):
+                    return bool(int(line.split()[1], 16) & (1 << (signal.SIGTERM - 1)))
+    except (IOError, OSError):
+        pass
+    return False
+
+
 def wait_until(predicate, timeout):
     """Poll *predicate* every millisecond until true or *timeout* s; return the time taken
     (None on timeout)."""
@@ -230,7 +242,7 @@ class StopTest(SupervisorTestCase):
 
     def test_a_server_ignoring_sigterm_is_killed_after_the_timeout(self):
         process = self.start(['ignore-term'])
-        time.sleep(0.2)  # not synchronisation: the server must have installed SIG_IGN
+        self.assertIsNotNone(wait_until(lambda: ignores_sigterm(process.pid), 30))
         started = _compat.monotonic()
         self.assertEqual(process.stop(0.3), -signal.SIGKILL)
         took = _compat.monotonic() - started
