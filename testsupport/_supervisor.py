@@ -41,7 +41,7 @@ Run as a script, this file imports nothing from testsupport and only the standar
 library (site may be off): everything above the launcher section below is the
 program, and stays small because its start-up is paid on every server start.
 
-.. versionadded:: 0.2.0
+.. versionadded:: 0.1.0
 
 At about 700 lines this module is over the package's ~650-line guide on purpose: it
 runs as a script that may import nothing from the package, so the program cannot

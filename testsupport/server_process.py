@@ -404,8 +404,6 @@ def start_server_process(argv, mode='inherit', host=None, family=socket.AF_INET,
     which ends the whole tree, SIGKILLing it after *stop_timeout* seconds.
 
     .. versionadded:: 0.1.0
-    .. versionchanged:: 0.2.0 *choose_port*; a program that cannot be run
-       raises in inherit mode too.
     """
     return _start_server_process(argv, mode, host, family, env, cwd, timeout, stop_timeout,
                                  platform_shim.current(), None, choose_port)
