@@ -10,7 +10,8 @@ import sys
 import time
 import unittest
 
-from testsupport import _cli, _compat, _config, _ports, allocator, platform_shim, socket_helper
+from testsupport import (_cli, _compat, _config, _ports, _sockets, allocator, platform_shim,
+                         socket_helper)
 from tests.helpers import private_registry, run_main, set_env
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -120,11 +121,22 @@ class PortCommandTest(unittest.TestCase):
 
     def test_too_few_ports_prints_none_and_keeps_none_leased(self):
         first, last = _config.default_range(platform_shim.current().ephemeral_port_range())
-        low = random.randrange(first // 32 + 1, last // 32) * 32
-        self.set_env(allocator.RANGE_ENV_VAR, '%d-%d' % (low, low + 3))
         outsider = socket.socket()
         self.addCleanup(outsider.close)
-        outsider.bind((socket_helper.HOST, low))  # 3 free ports, 4 asked for
+        for _attempt in range(100):  # other test runs on this machine bind in the range too
+            low = random.randrange(first // 32 + 1, last // 32) * 32
+            try:
+                outsider.bind((socket_helper.HOST, low))  # 3 free ports, 4 asked for
+            except socket.error:
+                continue
+            if all(_sockets.bind_error(socket.AF_INET, socket.SOCK_STREAM, None, port,
+                                       platform_shim.current(), 'test') is None
+                   for port in range(low + 1, low + 4)):
+                break
+            outsider.close()
+            outsider = socket.socket()
+            self.addCleanup(outsider.close)
+        self.set_env(allocator.RANGE_ENV_VAR, '%d-%d' % (low, low + 3))
         status, out, err = run_main(['port', '-n', '4'])
         self.assertEqual((status, out), (1, ''))
         self.assertIn('testsupport port: error: ', err)
