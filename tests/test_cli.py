@@ -127,8 +127,8 @@ class ProgTest(unittest.TestCase):
                       _cli.build_parser('python -m testsupport').format_help())
 
     def test_console_script_and_module_pass_their_names(self):
-        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        with open(os.path.join(root, 'testsupport', '__main__.py')) as fp:
+        import testsupport.__main__ as module  # the installed copy, wherever it is
+        with open(module.__file__.rstrip('co')) as fp:
             self.assertIn("main(prog='python -m testsupport')", fp.read())
         saved = sys.argv, sys.stderr
         sys.argv = ['/somewhere/bin/testsupport']

@@ -179,8 +179,8 @@ def release_detached_ports(ports, environ=None):
                         'or never leased): %s'
                         % ('this port was' if len(left) == 1 else 'these ports were',
                            ' '.join(str(p) for p in left)))
-    for exc, held in silent.values():
-        problems.append(_not_answering(exc, held))
+    for error, held in silent.values():
+        problems.append(_not_answering(error, held))
     return problems
 
 

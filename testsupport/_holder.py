@@ -313,7 +313,7 @@ class HolderNotAnsweringError(socket.timeout):
 
 #: Holders found silent and stopped by this process: asked again while they
 #: are still stopped, they fail at once (release 20001 20002 ... of one holder).
-_silent_pids = set()
+_silent_pids = set()  # type: set[int]
 
 
 def request_release(platform, address, held, timeout=RELEASE_SECONDS):

@@ -17,6 +17,7 @@ import os
 import select
 import signal
 import sys
+import threading
 
 from . import _supervisor
 
@@ -323,8 +324,6 @@ class _Shared(object):
     """
 
     def __init__(self, after_fork=False):
-        import threading
-        self._threading = threading
         self._pid = os.getpid()
         self._lock = threading.Lock()
         self._zygotes = {}
@@ -338,7 +337,7 @@ class _Shared(object):
         if self._pid == os.getpid():
             return
         self._pid = os.getpid()
-        self._lock = self._threading.Lock()  # the parent's may have been held by a thread
+        self._lock = threading.Lock()  # the parent's may have been held by a thread
         for zygote in self._zygotes.values():
             zygote.control.close()  # this process's copy only
             zygote.popen.returncode = 0  # not this process's child: never wait for it
@@ -685,7 +684,7 @@ def _start(argv, containment, listen_fd=None, stdin=None, stdout=None, stderr=No
                           % (popen.pid, list(argv), popen.returncode))
 
 
-_SHARED = []
+_SHARED = []  # type: list[object]
 
 
 def _shared():

@@ -71,7 +71,7 @@ class PortState(object):
     def __ne__(self, other):
         return not self == other
 
-    __hash__ = None
+    __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self):
         return 'PortState(%s)' % ', '.join('%s=%r' % (f, getattr(self, f))

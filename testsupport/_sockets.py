@@ -405,7 +405,7 @@ def random_name():
     return '%012x' % random.getrandbits(48)
 
 
-_unix_problems = []  # type: list[tuple[platform_shim.Platform, str | None]]
+_unix_problems = []  # type: list[tuple[object, str | None]]
 
 
 def unix_bind_problem(platform):

@@ -66,9 +66,9 @@ STAGING_MAX_AGE = 600.0
 #: Attempts at a fresh name before make_locked_dir() gives up.
 _NAME_ATTEMPTS = 20
 #: path -> (pid, fd, platform) of the locked directories this process made.
-_held = {}
+_held = {}  # type: dict[str, tuple[int, object]]
 #: Holds _remove_held_dirs once it is registered with atexit.
-_exit_hook = []
+_exit_hook = []  # type: list[object]
 def staging_prefix(prefix):
     """The name prefix of *prefix*'s directories while they are made: ``.<prefix>new-``.
 

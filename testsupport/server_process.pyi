@@ -1,7 +1,6 @@
 import subprocess
 from typing import Any, Callable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
-from ._supervisor import SupervisedProcess
 from .platform_shim import Platform
 
 __all__ = [
@@ -17,7 +16,7 @@ class ServerProcess:
     mode: str
     host: str
     port: Optional[int]
-    process: Optional[Union[SupervisedProcess, subprocess.Popen[bytes]]]
+    process: Optional[Any]  # a SupervisedProcess (private), or a Popen on Windows
     stop_timeout: float
     def __init__(self, argv: Sequence[str], mode: str, host: str, port: Optional[int],
                  stop_timeout: float, platform: Platform) -> None: ...
